@@ -1,0 +1,154 @@
+"""Hyperliquid's tick and lot rules: the one place where prices and sizes are rounded.
+
+Perp prices carry at most 5 significant figures and at most ``6 - szDecimals`` decimals (spot:
+``8 - szDecimals``); an integer price is always allowed. Sizes are multiples of ``10**-szDecimals``. An order's
+notional must be at least 10 USDC. Wire numbers are decimal strings without trailing zeros.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+
+import attrs
+
+from mmtool.core.errors import RoundingError
+from mmtool.core.types import Side
+
+SIG_FIGS = 5
+PERP_MAX_DECIMALS = 6
+SPOT_MAX_DECIMALS = 8
+MIN_NOTIONAL = Decimal(10)
+WIRE_DECIMALS = 8
+
+#: Round toward the passive side: bids down, asks up, so rounding never makes a quote more aggressive.
+PASSIVE = "passive"
+#: Round toward the aggressive side: bids up, asks down.
+AGGRESSIVE = "aggressive"
+#: Round to the nearest allowed price (half-even).
+NEAREST = "nearest"
+
+
+def to_decimal(value: float | int | str | Decimal) -> Decimal:
+    """Convert a number to Decimal through its shortest repr, so ``0.1`` becomes ``Decimal('0.1')``."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise RoundingError(f"not a finite number: {value!r}")
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+def _mode(side: Side | None, direction: str) -> str:
+    if direction == NEAREST or side is None:
+        return ROUND_HALF_EVEN
+    down = (side is Side.BUY) == (direction == PASSIVE)
+    return ROUND_FLOOR if down else ROUND_CEILING
+
+
+@attrs.frozen
+class AssetRules:
+    """Tick, lot and notional rules of one asset, built from the exchange's ``meta`` (``szDecimals``)."""
+
+    asset: str
+    sz_decimals: int
+    max_leverage: int = 50
+    is_spot: bool = False
+    min_notional: Decimal = MIN_NOTIONAL
+
+    @property
+    def max_price_decimals(self) -> int:
+        """Most decimals a price may carry regardless of its magnitude."""
+        base = SPOT_MAX_DECIMALS if self.is_spot else PERP_MAX_DECIMALS
+        return max(base - self.sz_decimals, 0)
+
+    @property
+    def lot(self) -> Decimal:
+        """The size increment, ``10**-szDecimals``."""
+        return Decimal(1).scaleb(-self.sz_decimals)
+
+    def price_decimals(self, price: Decimal) -> int:
+        """Decimals allowed for a price of this magnitude (5 significant figures, capped)."""
+        if price <= 0:
+            raise RoundingError(f"{self.asset}: price must be > 0 (got {price})")
+        magnitude = price.adjusted()  # floor(log10(price))
+        return max(0, min(self.max_price_decimals, SIG_FIGS - 1 - magnitude))
+
+    def tick(self, price: Decimal | float) -> Decimal:
+        """The price increment at this price level."""
+        return Decimal(1).scaleb(-self.price_decimals(to_decimal(price)))
+
+    def round_price(
+        self, price: Decimal | float, side: Side | None = None, direction: str = PASSIVE
+    ) -> Decimal:
+        """Round a price to a valid exchange price.
+
+        With a side and ``PASSIVE`` (the default), bids round down and asks up, so a rounded quote is never
+        more aggressive than asked; ``AGGRESSIVE`` does the opposite; ``NEAREST`` or no side rounds half-even.
+        """
+        px = to_decimal(price)
+        if not px.is_finite() or px <= 0:
+            raise RoundingError(f"{self.asset}: price must be a finite number > 0 (got {price})")
+        mode = _mode(side, direction)
+        rounded = px.quantize(Decimal(1).scaleb(-self.price_decimals(px)), rounding=mode)
+        # Rounding up can carry into the next magnitude (9.99996 -> 10.0000); re-round at the new magnitude.
+        if rounded > 0 and not self.is_valid_price(rounded):
+            rounded = rounded.quantize(Decimal(1).scaleb(-self.price_decimals(rounded)), rounding=mode)
+        if rounded <= 0:
+            raise RoundingError(f"{self.asset}: price {price} rounds to zero")
+        return rounded.to_integral_value() if rounded == rounded.to_integral_value() else rounded
+
+    def round_size(self, size: Decimal | float, direction: str = "down") -> Decimal:
+        """Round a size to the lot: ``down`` (default, never more than asked), ``up`` or ``nearest``."""
+        sz = to_decimal(size)
+        if not sz.is_finite() or sz < 0:
+            raise RoundingError(f"{self.asset}: size must be a finite number >= 0 (got {size})")
+        mode = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_EVEN}[direction]
+        return sz.quantize(self.lot, rounding=mode)
+
+    def is_valid_price(self, price: Decimal) -> bool:
+        """True when the exchange accepts this price as is."""
+        if not price.is_finite() or price <= 0:
+            return False
+        if price == price.to_integral_value():
+            return True
+        exponent = price.normalize().as_tuple().exponent
+        decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        sig = len(price.normalize().as_tuple().digits)
+        return decimals <= self.max_price_decimals and sig <= SIG_FIGS
+
+    def is_valid_size(self, size: Decimal) -> bool:
+        """True when the size is a positive multiple of the lot."""
+        return size.is_finite() and size > 0 and size == size.quantize(self.lot, rounding=ROUND_FLOOR)
+
+    def min_size(self, price: Decimal | float) -> Decimal:
+        """Smallest lot-multiple size whose notional at ``price`` reaches the minimum order value."""
+        px = to_decimal(price)
+        return (self.min_notional / px).quantize(self.lot, rounding=ROUND_CEILING)
+
+    def meets_min_notional(self, price: Decimal, size: Decimal) -> bool:
+        """True when price times size is at least the minimum order value."""
+        return price * size >= self.min_notional
+
+
+def to_wire(value: Decimal | float) -> str:
+    """Format a price or size as Hyperliquid expects: at most 8 decimals, no trailing zeros, no ``-0``.
+
+    Raises :class:`RoundingError` when 8 decimals would lose precision, so nothing is rounded silently here.
+    """
+    d = to_decimal(value)
+    q = d.quantize(Decimal(1).scaleb(-WIRE_DECIMALS), rounding=ROUND_HALF_EVEN)
+    if q != d:
+        raise RoundingError(f"{value} cannot be sent without rounding (more than {WIRE_DECIMALS} decimals)")
+    if q == 0:
+        return "0"
+    text = f"{q.normalize():f}"
+    return text
+
+
+def from_wire(text: str) -> Decimal:
+    """Parse a wire decimal string exactly."""
+    d = Decimal(text)
+    if not d.is_finite():
+        raise RoundingError(f"not a finite decimal: {text!r}")
+    return d

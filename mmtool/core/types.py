@@ -1,0 +1,365 @@
+"""Frozen value types shared by the core and every plugin: events, orders, quotes, ladders, actions.
+
+Everything compared with the exchange (prices, sizes, fills, positions) is exact ``Decimal``; floats live
+only inside the math (estimators, strategies) and in :class:`MarketParams`.
+
+Every event carries ``ts_exchange_ns`` (the exchange's timestamp, or the simulator's time) and
+``ts_local_ns`` (stamped by the driver from the injected clock when the event arrived). The engine only ever
+reads time from these fields.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from decimal import Decimal
+from types import MappingProxyType
+
+import attrs
+
+ZERO = Decimal(0)
+
+
+class Side(enum.Enum):
+    """Side of an order, a fill or the aggressor of a trade."""
+
+    BUY = "B"
+    SELL = "A"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell."""
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        """The other side."""
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class Tif(enum.Enum):
+    """Time in force, with Hyperliquid's wire names."""
+
+    ALO = "Alo"  # add liquidity only: post-only, rejected if it would cross
+    IOC = "Ioc"
+    GTC = "Gtc"
+
+
+class OrderStatus(enum.Enum):
+    """Lifecycle state of one of our orders, keyed by client order id."""
+
+    PENDING_NEW = "pending_new"
+    RESTING = "resting"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    PENDING_CANCEL = "pending_cancel"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once no further fill can happen."""
+        return self in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
+
+
+class Liquidity(enum.Enum):
+    """Whether a fill added (maker) or removed (taker) liquidity."""
+
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+class RiskLevel(enum.IntEnum):
+    """Verdict of a risk monitor, ordered by severity: the aggregate is the maximum."""
+
+    OK = 0
+    WARN = 1
+    PAUSE = 2
+    REDUCE_ONLY = 3
+    KILL = 4
+
+
+# ---------------------------------------------------------------------------------------------- market data
+
+
+@attrs.frozen
+class BookLevel:
+    """One price level of an L2 book."""
+
+    price: Decimal
+    size: Decimal
+    count: int = 1
+
+
+@attrs.frozen
+class L2Book:
+    """An L2 book snapshot: bids best (highest) first, asks best (lowest) first."""
+
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
+
+    @property
+    def best_bid(self) -> Decimal | None:
+        """Highest bid price, or None on an empty side."""
+        return self.bids[0].price if self.bids else None
+
+    @property
+    def best_ask(self) -> Decimal | None:
+        """Lowest ask price, or None on an empty side."""
+        return self.asks[0].price if self.asks else None
+
+    @property
+    def mid(self) -> Decimal | None:
+        """Mid of the best prices, or None when a side is empty."""
+        if not self.bids or not self.asks:
+            return None
+        return (self.bids[0].price + self.asks[0].price) / 2
+
+
+@attrs.frozen
+class BookUpdate:
+    """A new L2 book snapshot for an asset."""
+
+    asset: str
+    book: L2Book
+    ts_exchange_ns: int
+    ts_local_ns: int
+
+
+@attrs.frozen
+class Trade:
+    """A public trade; ``side`` is the aggressor's side."""
+
+    asset: str
+    price: Decimal
+    size: Decimal
+    side: Side
+    trade_id: str
+    ts_exchange_ns: int
+    ts_local_ns: int
+
+
+@attrs.frozen
+class MidUpdate:
+    """A new mid price published by the exchange."""
+
+    asset: str
+    mid: Decimal
+    ts_exchange_ns: int
+    ts_local_ns: int
+
+
+@attrs.frozen
+class Fill:
+    """A fill of one of our orders. ``trade_id`` is unique per fill and is the deduplication key."""
+
+    asset: str
+    cloid: str | None
+    oid: int | None
+    trade_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    fee: Decimal
+    liquidity: Liquidity
+    ts_exchange_ns: int
+    ts_local_ns: int
+
+
+@attrs.frozen
+class OrderUpdate:
+    """The exchange's word on one of our orders: acknowledged, rejected, cancelled, filled.
+
+    ``filled_size`` is the cumulative filled size when the exchange reports it (None otherwise);
+    ``reason`` carries the exchange's rejection or cancellation text.
+    """
+
+    asset: str
+    cloid: str
+    status: OrderStatus
+    ts_exchange_ns: int
+    ts_local_ns: int
+    oid: int | None = None
+    price: Decimal | None = None
+    size: Decimal | None = None
+    filled_size: Decimal | None = None
+    reason: str = ""
+
+
+@attrs.frozen
+class Funding:
+    """A funding payment: ``rate`` per interval, ``payment`` signed in USD (positive means we received)."""
+
+    asset: str
+    rate: Decimal
+    payment: Decimal
+    ts_exchange_ns: int
+    ts_local_ns: int
+
+
+@attrs.frozen
+class Timer:
+    """A periodic tick from the driver, so time-based logic runs without market events."""
+
+    ts_exchange_ns: int
+    ts_local_ns: int
+
+
+@attrs.frozen
+class Connection:
+    """The adapter's connection to the exchange went up or down."""
+
+    up: bool
+    ts_exchange_ns: int
+    ts_local_ns: int
+    reason: str = ""
+
+
+Event = BookUpdate | Trade | MidUpdate | Fill | OrderUpdate | Funding | Timer | Connection
+MARKET_EVENTS = (BookUpdate, Trade, MidUpdate)
+
+
+# ------------------------------------------------------------------------------------------------- actions
+
+
+@attrs.frozen
+class Place:
+    """Place a new order. ``cloid`` is generated by the engine so the answer can be matched and retried."""
+
+    cloid: str
+    asset: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    tif: Tif = Tif.ALO
+    reduce_only: bool = False
+
+
+@attrs.frozen
+class Modify:
+    """Change the price and size of a resting order; it may be given a new client order id."""
+
+    cloid: str
+    asset: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    tif: Tif = Tif.ALO
+    reduce_only: bool = False
+    new_cloid: str | None = None
+
+
+@attrs.frozen
+class Cancel:
+    """Cancel an order by client order id."""
+
+    cloid: str
+    asset: str
+
+
+Action = Place | Modify | Cancel
+
+
+# ------------------------------------------------------------------------------------------ orders & quotes
+
+
+@attrs.frozen
+class Order:
+    """Our view of one order, as tracked by the order manager."""
+
+    cloid: str
+    asset: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    status: OrderStatus
+    tif: Tif = Tif.ALO
+    reduce_only: bool = False
+    oid: int | None = None
+    filled: Decimal = ZERO
+    created_ns: int = 0
+    updated_ns: int = 0
+
+    @property
+    def remaining(self) -> Decimal:
+        """Size still open."""
+        return self.size - self.filled
+
+
+@attrs.frozen
+class Quote:
+    """One level of a ladder: an exact, exchange-rounded price and size."""
+
+    price: Decimal
+    size: Decimal
+
+
+@attrs.frozen
+class Ladder:
+    """What a strategy wants resting: bids best (highest) first, asks best (lowest) first. Either may be empty."""
+
+    bids: tuple[Quote, ...] = ()
+    asks: tuple[Quote, ...] = ()
+
+    def side(self, side: Side) -> tuple[Quote, ...]:
+        """The levels of one side."""
+        return self.bids if side is Side.BUY else self.asks
+
+    @staticmethod
+    def empty() -> Ladder:
+        """A ladder with no level on either side."""
+        return Ladder((), ())
+
+
+@attrs.frozen
+class Position:
+    """Signed position (positive long) and its average entry price."""
+
+    asset: str
+    size: Decimal = ZERO
+    entry_price: Decimal = ZERO
+
+
+def _freeze_values(values: Mapping[str, float]) -> Mapping[str, float]:
+    return MappingProxyType(dict(values))
+
+
+@attrs.frozen
+class MarketParams:
+    """What strategies read: the market's state and every estimator's published values.
+
+    ``values`` maps an estimator value name (``sigma``, ``kappa``, ``arrival_a``, ``microprice``...) to a
+    float; ``warmed_up`` is True once every estimator in use says it is.
+    """
+
+    asset: str
+    ts_ns: int
+    mid: float
+    best_bid: float | None
+    best_ask: float | None
+    values: Mapping[str, float] = attrs.field(factory=dict, converter=_freeze_values)
+    warmed_up: bool = False
+
+    @property
+    def fair(self) -> float:
+        """Microprice when an estimator publishes one, else the mid."""
+        return self.values.get("microprice", self.mid)
+
+    def get(self, name: str, default: float) -> float:
+        """An estimator value, or ``default`` when no estimator publishes it."""
+        return self.values.get(name, default)
+
+
+@attrs.frozen
+class Verdict:
+    """A risk monitor's judgement: the level, a short reason and the figures behind it."""
+
+    level: RiskLevel
+    reason: str = ""
+    figures: Mapping[str, float] = attrs.field(factory=dict, converter=_freeze_values)
+    monitor: str = ""
+
+    @staticmethod
+    def ok(monitor: str = "") -> Verdict:
+        """A verdict that restricts nothing."""
+        return Verdict(RiskLevel.OK, "", {}, monitor)
