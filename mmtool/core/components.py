@@ -190,7 +190,11 @@ class ExchangeAdapter(Protocol):
         ...
 
     def events(self) -> AsyncIterator[Event]:
-        """Core events as they arrive, in order."""
+        """Core events as they arrive, in order, with a ``Timer`` event at least every second.
+
+        Timers let the runner and the risk monitors see time pass when the market is quiet; an adapter emits
+        ``RateLimited`` when the exchange answers a request with a rate-limit error.
+        """
         ...
 
     async def submit(self, actions: Sequence[Action]) -> None:

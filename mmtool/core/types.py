@@ -215,7 +215,16 @@ class Connection:
     reason: str = ""
 
 
-Event = BookUpdate | Trade | MidUpdate | Fill | OrderUpdate | Funding | Timer | Connection
+@attrs.frozen
+class RateLimited:
+    """The exchange refused a request for exceeding a rate limit (HTTP 429 or its error text)."""
+
+    ts_exchange_ns: int
+    ts_local_ns: int
+    reason: str = ""
+
+
+Event = RateLimited | BookUpdate | Trade | MidUpdate | Fill | OrderUpdate | Funding | Timer | Connection
 MARKET_EVENTS = (BookUpdate, Trade, MidUpdate)
 
 

@@ -1,0 +1,1 @@
+"""Built-in CLI subcommands that are more than a few lines."""

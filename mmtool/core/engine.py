@@ -1,0 +1,483 @@
+"""The deterministic trading core: ``Engine.handle(event) -> list[Action]``.
+
+For every event, in this order: (1) tracking of orders, position and PnL; (2) estimators update and publish
+into :class:`MarketParams`; (3) risk monitors judge the state (ok, warn, pause, reduce-only, kill); (4) the
+strategy proposes a target ladder, restricted by the risk verdict and the position limit; (5) reconciliation
+against the live orders gives the fewest actions; (6) pre-trade checks drop any action that would breach a limit.
+
+No I/O, no clock reads, no randomness: time is the event's ``ts_local_ns``. The same events in the same order
+always give the same actions, whether they come from the live exchange, the simulator or a replay.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Sequence
+from decimal import Decimal
+
+import attrs
+
+from mmtool.core.cloid import CloidGenerator
+from mmtool.core.components import (
+    ComponentContext,
+    Estimator,
+    MarketState,
+    QuoteContext,
+    RiskMonitor,
+    RiskState,
+    Strategy,
+)
+from mmtool.core.portfolio import Portfolio
+from mmtool.core.pretrade import PreTradeChecker
+from mmtool.core.reconcile import reconcile
+from mmtool.core.risk import RiskAggregator
+from mmtool.core.rounding import AssetRules
+from mmtool.core.tracking import OrderManager
+from mmtool.core.types import (
+    Action,
+    BookUpdate,
+    Cancel,
+    Connection,
+    Event,
+    Fill,
+    Funding,
+    Ladder,
+    MarketParams,
+    MidUpdate,
+    Modify,
+    Order,
+    OrderStatus,
+    OrderUpdate,
+    Place,
+    Quote,
+    RateLimited,
+    RiskLevel,
+    Side,
+    Tif,
+    Timer,
+    Trade,
+    Verdict,
+)
+
+log = logging.getLogger("mmtool.engine")
+
+NS = 1_000_000_000
+
+
+@attrs.define
+class EngineStats:
+    """Counters of what the engine saw and decided."""
+
+    events: int = 0
+    bad_events: int = 0
+    duplicate_fills: int = 0
+    orders_placed: int = 0
+    orders_modified: int = 0
+    orders_cancelled: int = 0
+    orders_rejected: int = 0
+    pretrade_rejects: int = 0
+    component_errors: int = 0
+    rate_limit_errors: int = 0
+    quotes_computed: int = 0
+
+
+def _valid_price(value: Decimal) -> bool:
+    return value.is_finite() and value > 0
+
+
+class Engine:
+    """Turns events into actions for one asset; see the module docstring for the steps."""
+
+    def __init__(
+        self,
+        *,
+        ctx: ComponentContext,
+        strategy: Strategy,
+        estimators: Sequence[Estimator] = (),
+        monitors: Sequence[RiskMonitor] = (),
+        cloid_seed: int = 0,
+        supports_modify: bool = True,
+        size_tolerance: float = 0.2,
+        capital_usd: float = 0.0,
+    ) -> None:
+        self.asset = ctx.asset
+        self.rules: AssetRules = ctx.rules
+        self.settings = ctx.settings
+        self.strategy = strategy
+        self.estimators = list(estimators)
+        self.risk = RiskAggregator(monitors)
+        self.pretrade = PreTradeChecker(ctx.settings, ctx.rules)
+        self.orders = OrderManager()
+        self.portfolio = Portfolio(ctx.asset)
+        self.cloids = CloidGenerator(cloid_seed)
+        self.market = MarketState(ctx.asset)
+        self.stats = EngineStats()
+        self.supports_modify = supports_modify
+        self.size_tolerance = size_tolerance
+        self.capital_usd = capital_usd
+        self.quoting = True
+        self.connected = True
+        self.verdict = Verdict.ok()
+        self.params: MarketParams | None = None
+        self.ladder = Ladder.empty()
+        self.now_ns = 0
+        self._last_market_ns = 0
+        self._rate_limit_ns: deque[int] = deque(maxlen=1000)
+        self._failed_components: set[str] = set()
+        self._reduce_only_logged = False
+
+    # ------------------------------------------------------------------------------------------- public
+
+    @property
+    def killed(self) -> bool:
+        """True once a kill switch fired (latched until the risk aggregator is reset)."""
+        return self.risk.killed
+
+    @property
+    def position(self) -> Decimal:
+        """Our signed position as tracked from deduplicated fills (or adopted from the exchange)."""
+        return self.portfolio.position
+
+    def live_orders(self) -> list[Order]:
+        """Every order not yet in a terminal state, in flight or acknowledged."""
+        return self.orders.live()
+
+    def handle(self, event: Event) -> list[Action]:
+        """Process one event and return the actions to send, already checked and registered as in flight."""
+        self.stats.events += 1
+        ts = event.ts_local_ns
+        if ts > self.now_ns:
+            self.now_ns = ts
+        if not self._track(event):
+            return []
+        self._update_estimators(event)
+        return self._decide()
+
+    def stop(self, ts_ns: int) -> list[Action]:
+        """Stop quoting for good and return cancels for every acknowledged live order."""
+        self.quoting = False
+        if ts_ns > self.now_ns:
+            self.now_ns = ts_ns
+        return self._register(self._cancels_for_live())
+
+    def flatten_actions(self, slippage_bps: float = 50.0) -> list[Action]:
+        """Reduce-only IOC orders that close the position at a price through the market (used after a kill)."""
+        pos = self.portfolio.position
+        mid = self.market.mid
+        if pos == 0 or mid is None:
+            return []
+        side = Side.SELL if pos > 0 else Side.BUY
+        limit = mid * (1 + side.sign * slippage_bps / 1e4)
+        price = self.rules.round_price(limit, side, direction="aggressive")
+        size = self.rules.round_size(abs(pos))
+        if size <= 0:
+            return []
+        place = Place(self.cloids.next(), self.asset, side, price, size, Tif.IOC, reduce_only=True)
+        return self._register([place])
+
+    # ----------------------------------------------------------------------------------------- tracking
+
+    def _track(self, event: Event) -> bool:
+        """Apply an event to the market view, orders and portfolio; False when it must be skipped."""
+        if isinstance(event, BookUpdate):
+            return self._on_book(event)
+        if isinstance(event, Trade):
+            if not (_valid_price(event.price) and event.size.is_finite() and event.size > 0):
+                return self._bad(event, "trade with a non-positive or non-finite price or size")
+            self.market = attrs.evolve(self.market, ts_ns=event.ts_local_ns, last_trade_price=float(event.price))
+            self._last_market_ns = event.ts_local_ns
+            return True
+        if isinstance(event, MidUpdate):
+            if not _valid_price(event.mid):
+                return self._bad(event, "mid that is not a positive finite number")
+            if self.market.book is None:
+                mid = float(event.mid)
+                self.market = attrs.evolve(self.market, ts_ns=event.ts_local_ns, mid=mid)
+                self.portfolio.mark(mid)
+            self._last_market_ns = event.ts_local_ns
+            return True
+        if isinstance(event, Fill):
+            return self._on_fill(event)
+        if isinstance(event, OrderUpdate):
+            before = self.orders.get(event.cloid)
+            order = self.orders.on_update(event)
+            if order is not None and order.status is OrderStatus.REJECTED and (
+                before is None or before.status is not OrderStatus.REJECTED
+            ):
+                self.stats.orders_rejected += 1
+                log.warning("Order rejected", extra={"fields": {"cloid": event.cloid, "reason": event.reason}})
+            return True
+        if isinstance(event, Funding):
+            self.portfolio.on_funding(event)
+            log.info(
+                "Funding payment",
+                extra={"fields": {"rate": float(event.rate), "payment": float(event.payment)}},
+            )
+            return True
+        if isinstance(event, RateLimited):
+            self.stats.rate_limit_errors += 1
+            self._rate_limit_ns.append(event.ts_local_ns)
+            return True
+        if isinstance(event, Connection):
+            self.connected = event.up
+            log.warning("Exchange connection %s", "up" if event.up else "down", extra={"fields": {"reason": event.reason}})
+            return True
+        if isinstance(event, Timer):
+            return True
+        return self._bad(event, f"unknown event type {type(event).__name__}")
+
+    def _on_book(self, event: BookUpdate) -> bool:
+        book = event.book
+        if not book.bids or not book.asks:
+            return self._bad(event, "book with an empty side")
+        for level in (*book.bids, *book.asks):
+            if not (_valid_price(level.price) and level.size.is_finite() and level.size >= 0):
+                return self._bad(event, "book level with a non-positive or non-finite price or size")
+        best_bid, best_ask = book.bids[0].price, book.asks[0].price
+        if best_bid >= best_ask:
+            return self._bad(event, "crossed book")
+        mid = float((best_bid + best_ask) / 2)
+        self.market = MarketState(
+            asset=self.asset,
+            ts_ns=event.ts_local_ns,
+            book=book,
+            mid=mid,
+            best_bid=float(best_bid),
+            best_ask=float(best_ask),
+            last_trade_price=self.market.last_trade_price,
+        )
+        self.portfolio.mark(mid)
+        self._last_market_ns = event.ts_local_ns
+        return True
+
+    def _on_fill(self, fill: Fill) -> bool:
+        if not (_valid_price(fill.price) and fill.size.is_finite() and fill.size > 0):
+            return self._bad(fill, "fill with a non-positive or non-finite price or size")
+        if not self.portfolio.on_fill(fill):
+            self.stats.duplicate_fills += 1
+            return False
+        self.orders.on_fill(fill)
+        log.info(
+            "Fill processed",
+            extra={
+                "fields": {
+                    "side": "buy" if fill.side is Side.BUY else "sell",
+                    "price": str(fill.price),
+                    "size": str(fill.size),
+                    "fee": str(fill.fee),
+                    "liquidity": fill.liquidity.value,
+                    "position": str(self.portfolio.position),
+                    "trade_id": fill.trade_id,
+                }
+            },
+        )
+        return True
+
+    def _bad(self, event: Event, why: str) -> bool:
+        self.stats.bad_events += 1
+        log.warning("Skipped bad event", extra={"fields": {"type": type(event).__name__, "why": why}})
+        return False
+
+    # --------------------------------------------------------------------------------------- estimators
+
+    def _update_estimators(self, event: Event) -> None:
+        for est in self.estimators:
+            try:
+                est.on_event(event, self.market)
+            except Exception as exc:  # a broken plugin must not take the loop down: kill instead
+                self._component_failed(est, "on_event", exc)
+
+    def _component_failed(self, component: object, where: str, exc: Exception) -> None:
+        name = getattr(component, "name", type(component).__name__)
+        self.stats.component_errors += 1
+        if name not in self._failed_components:
+            self._failed_components.add(name)
+            log.error(
+                "Component failed",
+                exc_info=exc,
+                extra={
+                    "fields": {
+                        "component": name,
+                        "class": f"{type(component).__module__}.{type(component).__qualname__}",
+                        "call": where,
+                        "ts_ns": self.now_ns,
+                    }
+                },
+            )
+        self.risk.kill(f"component {name} failed in {where}: {exc!r}", {"errors": self.stats.component_errors}, self.now_ns)
+
+    def _market_params(self) -> MarketParams | None:
+        if self.market.mid is None:
+            return None
+        values: dict[str, float] = {}
+        warmed = True
+        for est in self.estimators:
+            try:
+                for key, value in est.values().items():
+                    if isinstance(value, int | float) and math.isfinite(value):
+                        values[key] = float(value)
+                warmed = warmed and bool(est.warmed_up)
+            except Exception as exc:
+                self._component_failed(est, "values", exc)
+                warmed = False
+        return MarketParams(
+            asset=self.asset,
+            ts_ns=self.now_ns,
+            mid=self.market.mid,
+            best_bid=self.market.best_bid,
+            best_ask=self.market.best_ask,
+            values=values,
+            warmed_up=warmed,
+        )
+
+    # ----------------------------------------------------------------------------------------- decisions
+
+    def _decide(self) -> list[Action]:
+        params = self._market_params()
+        self.params = params
+        state = self._risk_state(params)
+        self.verdict = self.risk.evaluate(state)
+        target = self._target(params, self.verdict)
+        if target != self.ladder:
+            self.ladder = target
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "Calculated ladder",
+                    extra={
+                        "fields": {
+                            "bids": [f"{q.size}@{q.price}" for q in target.bids],
+                            "asks": [f"{q.size}@{q.price}" for q in target.asks],
+                            "position": str(self.portfolio.position),
+                        }
+                    },
+                )
+        if not self.connected:
+            return []
+        actions = reconcile(
+            target,
+            self.orders.live(),
+            asset=self.asset,
+            max_bps_diff=self.settings.trading.max_bps_diff,
+            new_cloid=self.cloids.next,
+            size_tolerance=self.size_tolerance,
+            allow_modify=self.supports_modify,
+            in_flight=self.orders.in_flight,
+        )
+        if not actions:
+            return []
+        reduce_only = self.verdict.level >= RiskLevel.REDUCE_ONLY or self._at_limit()
+        if reduce_only:
+            actions = [self._as_reduce_only(a) for a in actions]
+        result = self.pretrade.check(
+            actions,
+            self.orders.live(),
+            self.portfolio.position,
+            self.market.mid,
+            self.market.best_bid,
+            self.market.best_ask,
+            reduce_only=reduce_only,
+        )
+        self.stats.pretrade_rejects += len(result.rejected)
+        return self._register(list(result.accepted))
+
+    def _risk_state(self, params: MarketParams | None) -> RiskState:
+        return RiskState(
+            asset=self.asset,
+            ts_ns=self.now_ns,
+            mid=self.market.mid,
+            position=float(self.portfolio.position),
+            max_position=self.settings.trading.max_absolute_position_size,
+            pnl=self.portfolio.snapshot(self.now_ns),
+            last_market_ts_ns=self._last_market_ns,
+            open_orders=len(self.orders.live()),
+            values=dict(params.values) if params is not None else {},
+            rate_limit_errors_ns=tuple(self._rate_limit_ns),
+            capital_usd=self.capital_usd,
+        )
+
+    def _at_limit(self) -> bool:
+        return abs(float(self.portfolio.position)) >= self.settings.trading.max_absolute_position_size
+
+    def _target(self, params: MarketParams | None, verdict: Verdict) -> Ladder:
+        if not self.quoting or verdict.level >= RiskLevel.KILL or verdict.level is RiskLevel.PAUSE:
+            return Ladder.empty()
+        if params is None or not params.warmed_up:
+            return Ladder.empty()
+        reduce_only = verdict.level >= RiskLevel.REDUCE_ONLY or self._at_limit()
+        scale = self.risk.limit_scale(self.now_ns)
+        ctx = QuoteContext(
+            params=params,
+            position=float(self.portfolio.position),
+            max_position=self.settings.trading.max_absolute_position_size * scale,
+            target_liquidity=self.settings.trading.target_liquidity * scale,
+            risk_aversion=self.settings.trading.risk_aversion,
+            rules=self.rules,
+            ladder=self.settings.strategy.ladder,
+            maker_fee_bps=self.settings.trading.maker_fee_bps,
+            ts_ns=self.now_ns,
+            reduce_only=reduce_only,
+        )
+        try:
+            ladder = self.strategy.quote(ctx)
+            self.stats.quotes_computed += 1
+        except Exception as exc:
+            self._component_failed(self.strategy, "quote", exc)
+            return Ladder.empty()
+        if reduce_only:
+            ladder = self._reduce_only_ladder(ladder)
+        elif self._reduce_only_logged:
+            self._reduce_only_logged = False
+            log.warning("Reduce-only mode ended", extra={"fields": {"position": str(self.portfolio.position)}})
+        return ladder
+
+    def _reduce_only_ladder(self, ladder: Ladder) -> Ladder:
+        """Keep only the side that reduces the position, its total capped at the position (defence in depth)."""
+        pos = self.portfolio.position
+        if not self._reduce_only_logged:
+            self._reduce_only_logged = True
+            log.warning(
+                "Reduce-only mode",
+                extra={"fields": {"position": str(pos), "reason": self.verdict.reason or "position limit"}},
+            )
+        if pos == 0:
+            return Ladder.empty()
+        levels = ladder.asks if pos > 0 else ladder.bids
+        room = abs(pos)
+        kept: list[Quote] = []
+        for q in levels:
+            size = min(q.size, room)
+            if size <= 0 or not self.rules.meets_min_notional(q.price, size):
+                break
+            kept.append(Quote(q.price, size))
+            room -= size
+        return Ladder(bids=(), asks=tuple(kept)) if pos > 0 else Ladder(bids=tuple(kept), asks=())
+
+    def _as_reduce_only(self, action: Action) -> Action:
+        if isinstance(action, Place | Modify):
+            return attrs.evolve(action, reduce_only=True)
+        return action
+
+    def _cancels_for_live(self) -> list[Action]:
+        return [
+            Cancel(o.cloid, self.asset)
+            for o in self.orders.live()
+            if o.status is not OrderStatus.PENDING_NEW
+            and o.status is not OrderStatus.PENDING_CANCEL
+            and not self.orders.in_flight(o.cloid)
+        ]
+
+    def _register(self, actions: list[Action]) -> list[Action]:
+        ts = self.now_ns
+        for action in actions:
+            if isinstance(action, Place):
+                self.orders.on_place(action, ts)
+                self.stats.orders_placed += 1
+            elif isinstance(action, Modify):
+                self.orders.on_modify(action, ts)
+                self.stats.orders_modified += 1
+            else:
+                self.orders.on_cancel(action, ts)
+                self.stats.orders_cancelled += 1
+        return actions

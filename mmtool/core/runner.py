@@ -1,0 +1,289 @@
+"""The thin asyncio shell around the engine for live and paper trading.
+
+It pulls events from the adapter, calls :meth:`Engine.handle`, submits the actions, logs a status line, stops
+at the end of the run or on a signal, and runs the graceful shutdown: stop quoting, cancel every resting
+order with retries until the exchange confirms none is left, optionally flatten after a kill, log the final
+position and PnL. All decisions stay in the engine; the runner only measures wall time for latency figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from pathlib import Path
+
+import attrs
+
+from mmtool.core.components import ExchangeAdapter
+from mmtool.core.engine import NS, Engine
+from mmtool.core.types import Event, RiskLevel, Timer
+
+log = logging.getLogger("mmtool.runner")
+
+
+@attrs.frozen
+class RunOptions:
+    """How long to run and how to stop."""
+
+    duration_s: float | None = None
+    status_interval_s: float = 5.0
+    shutdown_timeout_s: float = 10.0
+    cancel_retry_s: float = 1.0
+    max_cancel_rounds: int = 8
+    flatten_on_kill: bool = False
+    kill_marker: Path | None = None
+
+
+@attrs.define
+class RunResult:
+    """What happened, for the summary: why it stopped, the latencies and the exchange's word at exit."""
+
+    stop_reason: str = ""
+    started_ns: int = 0
+    ended_ns: int = 0
+    open_orders_at_exit: int = -1
+    exchange_position: Decimal | None = None
+    latencies_ns: list[int] = attrs.field(factory=list)
+    shutdown_clean: bool = False
+
+
+class Runner:
+    """Drives one engine with one exchange adapter until the duration ends, a signal arrives or a kill fires."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        adapter: ExchangeAdapter,
+        options: RunOptions,
+        *,
+        on_status: Callable[[Engine], None] | None = None,
+        keep_latencies: int = 200_000,
+    ) -> None:
+        self.engine = engine
+        self.adapter = adapter
+        self.options = options
+        self.on_status = on_status
+        self.result = RunResult()
+        self._stop_reason: str | None = None
+        self._keep_latencies = keep_latencies
+        self._events: AsyncIterator[Event] | None = None
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the loop to stop after the event it is handling (signal handlers call this)."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+            log.warning("Stop requested", extra={"fields": {"reason": reason}})
+
+    async def run(self) -> RunResult:
+        """Run until stopped, then shut down gracefully and close the adapter (connected by the caller)."""
+        loop = asyncio.get_running_loop()
+        installed = self._install_signals(loop)
+        try:
+            start = self.adapter.clock.now_ns()
+            self.result.started_ns = start
+            log.info(
+                "Market maker started",
+                extra={
+                    "fields": {
+                        "asset": self.engine.asset,
+                        "strategy": self.engine.strategy.name,
+                        "exchange": self.adapter.name,
+                        "duration_s": self.options.duration_s,
+                    }
+                },
+            )
+            self._events = self.adapter.events().__aiter__()
+            await self._trade(start)
+            await self._shutdown()
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            await self.adapter.close()
+        return self.result
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.request_stop, signal.Signals(sig).name)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                # Not the main thread (e.g. under a test runner's worker thread): stopping relies on duration.
+                continue
+        return installed
+
+    async def _next(self) -> Event | None:
+        assert self._events is not None
+        try:
+            return await self._events.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    def _handle(self, event: Event) -> list:
+        t0 = time.perf_counter_ns()
+        actions = self.engine.handle(event)
+        if len(self.result.latencies_ns) < self._keep_latencies:
+            self.result.latencies_ns.append(time.perf_counter_ns() - t0)
+        return actions
+
+    async def _trade(self, start: int) -> None:
+        duration_ns = None if self.options.duration_s is None else int(self.options.duration_s * NS)
+        status_ns = int(self.options.status_interval_s * NS)
+        next_status = start + status_ns
+        while True:
+            event = await self._next()
+            if event is None:
+                self.request_stop("event stream ended")
+                return
+            actions = self._handle(event)
+            if actions:
+                await self.adapter.submit(actions)
+            now = event.ts_local_ns
+            if self.engine.killed:
+                self._stop_reason = "kill switch: " + (self.engine.risk.kill_events[-1].reason
+                                                       if self.engine.risk.kill_events else "triggered")
+                return
+            if duration_ns is not None and now - start >= duration_ns:
+                self._stop_reason = self._stop_reason or "duration reached"
+                return
+            if self._stop_reason is not None:
+                return
+            if isinstance(event, Timer) and now >= next_status:
+                next_status = now + status_ns
+                self._status()
+
+    def _status(self) -> None:
+        if self.on_status is not None:
+            self.on_status(self.engine)
+            return
+        log_status(self.engine)
+
+    async def _shutdown(self) -> None:
+        """Stop quoting, cancel everything with retries, flatten after a kill if asked, log the outcome."""
+        engine, opts = self.engine, self.options
+        self.result.stop_reason = self._stop_reason or "stopped"
+        killed = engine.killed
+        log.info("Shutting down", extra={"fields": {"reason": self.result.stop_reason}})
+        now = self.adapter.clock.now_ns()
+        actions = engine.stop(now)
+        if actions:
+            await self.adapter.submit(actions)
+        deadline = now + int(opts.shutdown_timeout_s * NS)
+        retry_ns = int(opts.cancel_retry_s * NS)
+        next_retry = now + retry_ns
+        rounds = 1
+        while engine.live_orders():
+            event = await self._next()
+            if event is None:
+                break
+            actions = self._handle(event)
+            if actions:
+                await self.adapter.submit(actions)
+            t = event.ts_local_ns
+            if t >= next_retry and engine.live_orders():
+                if rounds >= opts.max_cancel_rounds or t >= deadline:
+                    break
+                rounds += 1
+                next_retry = t + retry_ns * rounds  # linear backoff between cancel rounds
+                retry = engine.stop(t)
+                log.warning("Retrying cancels", extra={"fields": {"round": rounds, "orders": len(retry)}})
+                if retry:
+                    await self.adapter.submit(retry)
+        remaining = await self._confirm_no_orders()
+        if killed and opts.flatten_on_kill:
+            await self._flatten()
+        self.result.open_orders_at_exit = remaining
+        self.result.shutdown_clean = remaining == 0
+        self.result.ended_ns = self.adapter.clock.now_ns()
+        try:
+            self.result.exchange_position = (await self.adapter.position()).size
+        except Exception as exc:  # the exchange may be unreachable at exit; the local figure still stands
+            log.error("Could not read the exchange position at exit", extra={"fields": {"error": repr(exc)}})
+        pnl = engine.portfolio.snapshot(engine.now_ns)
+        log.info(
+            "Final position and PnL",
+            extra={
+                "fields": {
+                    "position": str(engine.position),
+                    "exchange_position": str(self.result.exchange_position),
+                    "realized_pnl": round(pnl.realized, 4),
+                    "unrealized_pnl": round(pnl.unrealized, 4),
+                    "fees": round(pnl.fees, 4),
+                    "total_pnl": round(pnl.total, 4),
+                    "open_orders": remaining,
+                }
+            },
+        )
+        for est in engine.estimators:
+            summary = getattr(est, "summary", None)
+            if callable(summary):
+                log.info("Estimator summary", extra={"fields": {"estimator": est.name, **summary()}})
+        if remaining:
+            log.error("ORDERS LEFT OPEN AT EXIT", extra={"fields": {"open_orders": remaining}})
+        if killed and opts.kill_marker is not None:
+            write_kill_marker(opts.kill_marker, engine)
+
+    async def _confirm_no_orders(self) -> int:
+        """Ask the exchange; cancel whatever it still lists, a few times, and return how many remain."""
+        remaining = 0
+        for attempt in range(1, self.options.max_cancel_rounds + 1):
+            try:
+                remaining = await self.adapter.cancel_all()
+            except Exception as exc:
+                log.warning("cancel_all failed", extra={"fields": {"attempt": attempt, "error": repr(exc)}})
+                remaining = -1
+            if remaining == 0:
+                listed = await self.adapter.open_orders()
+                if not listed:
+                    return 0
+                remaining = len(listed)
+            await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+        return max(remaining, 0) if remaining >= 0 else len(await self.adapter.open_orders())
+
+    async def _flatten(self) -> None:
+        actions = self.engine.flatten_actions()
+        if not actions:
+            return
+        log.warning("Flattening position after kill", extra={"fields": {"position": str(self.engine.position)}})
+        await self.adapter.submit(actions)
+        deadline = self.adapter.clock.now_ns() + 5 * NS
+        while self.engine.live_orders():
+            event = await self._next()
+            if event is None or event.ts_local_ns > deadline:
+                break
+            self._handle(event)
+
+
+def log_status(engine: Engine) -> None:
+    """One status line: mid, spread, position, PnL, fills, risk state."""
+    m = engine.market
+    pnl = engine.portfolio.snapshot(engine.now_ns)
+    spread_bps = (
+        (m.best_ask - m.best_bid) / m.mid * 1e4 if m.mid and m.best_bid is not None and m.best_ask is not None else None
+    )
+    log.info(
+        "Status",
+        extra={
+            "fields": {
+                "mid": None if m.mid is None else round(m.mid, 4),
+                "spread_bps": None if spread_bps is None else round(spread_bps, 2),
+                "position": str(engine.position),
+                "total_pnl": round(pnl.total, 4),
+                "fills": engine.portfolio.fills,
+                "orders": len(engine.live_orders()),
+                "risk": RiskLevel(engine.verdict.level).name.lower(),
+            }
+        },
+    )
+
+
+def write_kill_marker(path: Path, engine: Engine) -> None:
+    """Leave a file that stops ``mmtool run`` from starting again until an operator removes it."""
+    last = engine.risk.kill_events[-1] if engine.risk.kill_events else None
+    text = f"killed at ts_ns={engine.now_ns}\nreason={last.reason if last else 'unknown'}\n"
+    path.write_text(text)
+    log.error("Kill marker written; remove it or pass --reset-kill to trade again", extra={"fields": {"path": str(path)}})

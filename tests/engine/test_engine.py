@@ -1,0 +1,273 @@
+"""The engine's loop: warm-up, quoting, reconciliation, in-flight rules, reduce-only, kills, bad input."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+import pytest
+
+from mmtool.core.components import ComponentContext
+from mmtool.core.config import Settings, TradingConfig
+from mmtool.core.engine import Engine
+from mmtool.core.rounding import AssetRules
+from mmtool.core.types import (
+    BookLevel,
+    BookUpdate,
+    Cancel,
+    Fill,
+    L2Book,
+    Ladder,
+    Liquidity,
+    Modify,
+    OrderStatus,
+    OrderUpdate,
+    Place,
+    Quote,
+    RiskLevel,
+    Side,
+    Timer,
+    Trade,
+    Verdict,
+)
+
+NS = 1_000_000_000
+RULES = AssetRules("ETH", 4)
+
+
+def book(mid: float, ts: int, spread: float = 0.2) -> BookUpdate:
+    bid = RULES.round_price(mid - spread / 2, Side.BUY)
+    ask = RULES.round_price(mid + spread / 2, Side.SELL)
+    tick = Decimal("0.1")
+    bids = tuple(BookLevel(bid - i * tick, Decimal("5")) for i in range(5))
+    asks = tuple(BookLevel(ask + i * tick, Decimal("5")) for i in range(5))
+    return BookUpdate("ETH", L2Book(bids, asks), ts, ts)
+
+
+class FixedStrategy:
+    """Quotes one level a side at a fixed distance from the mid (test double)."""
+
+    name = "fixed"
+    requires = ()
+
+    def __init__(self, offset: float = 1.0, size: str = "0.1", both_sides: bool = True) -> None:
+        self.offset = offset
+        self.size = Decimal(size)
+        self.both_sides = both_sides
+        self.calls = 0
+
+    def quote(self, ctx):
+        self.calls += 1
+        mid = ctx.params.mid
+        bid = Quote(ctx.rules.round_price(mid - self.offset, Side.BUY), self.size)
+        ask = Quote(ctx.rules.round_price(mid + self.offset, Side.SELL), self.size)
+        return Ladder(bids=(bid,), asks=(ask,))
+
+
+class CountingWarmup:
+    """Warm after ``n`` trades (test double)."""
+
+    name = "count-warmup"
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.seen = 0
+
+    def on_event(self, event, market) -> None:
+        if isinstance(event, Trade):
+            self.seen += 1
+
+    def values(self):
+        return {"trades_seen": float(self.seen)}
+
+    @property
+    def warmed_up(self) -> bool:
+        return self.seen >= self.n
+
+
+class Broken:
+    """Raises on every event (test double)."""
+
+    name = "broken"
+
+    def on_event(self, event, market) -> None:
+        raise RuntimeError("boom")
+
+    def values(self):
+        return {}
+
+    warmed_up = True
+
+
+class FixedVerdict:
+    """Returns whatever verdict it is told to (test double)."""
+
+    name = "fixed-verdict"
+
+    def __init__(self) -> None:
+        self.level = RiskLevel.OK
+
+    def check(self, state) -> Verdict:
+        return Verdict(self.level, "test", {}, self.name)
+
+
+def make_engine(strategy=None, estimators=(), monitors=(), **trading) -> Engine:
+    settings = Settings(trading=attrs.evolve(TradingConfig(), **trading))
+    ctx = ComponentContext("ETH", RULES, settings)
+    return Engine(ctx=ctx, strategy=strategy or FixedStrategy(), estimators=estimators, monitors=monitors)
+
+
+def ack_all(engine: Engine, actions, ts: int) -> list:
+    """Acknowledge every place/modify/cancel as the exchange would, returning what the engine does next."""
+    out = []
+    for a in actions:
+        if isinstance(a, Place | Modify):
+            out += engine.handle(OrderUpdate("ETH", a.cloid, OrderStatus.RESTING, ts, ts, oid=1, price=a.price, size=a.size))
+        elif isinstance(a, Cancel):
+            out += engine.handle(OrderUpdate("ETH", a.cloid, OrderStatus.CANCELLED, ts, ts))
+    return out
+
+
+def trade(ts: int, px: str = "3500", tid: str = "t") -> Trade:
+    return Trade("ETH", Decimal(px), Decimal("0.5"), Side.BUY, f"{tid}{ts}", ts, ts)
+
+
+def test_no_quotes_until_warmed_up_then_one_order_a_side():
+    engine = make_engine(estimators=[CountingWarmup(2)])
+    assert engine.handle(book(3500, 1 * NS)) == []
+    assert engine.handle(trade(2 * NS)) == []
+    actions = engine.handle(trade(3 * NS))
+    places = [a for a in actions if isinstance(a, Place)]
+    assert {p.side for p in places} == {Side.BUY, Side.SELL}
+    assert all(p.price == RULES.round_price(p.price) for p in places)
+
+
+def test_target_within_tolerance_sends_nothing_and_in_flight_orders_get_no_action():
+    engine = make_engine(max_bps_diff=2.0)
+    first = engine.handle(book(3500, NS))
+    assert len(first) == 2
+    # Not yet acknowledged: a moved market must not produce actions for the in-flight orders.
+    assert engine.handle(book(3510, 2 * NS)) == []
+    ack_all(engine, first, 3 * NS)
+    # Back at 3500 after the acks: the orders sit where the target is, so nothing to do.
+    assert engine.handle(book(3500, 4 * NS)) == []
+    # A move of 0.1 (0.3 bps) stays within the 2 bps tolerance: the orders keep their queue place.
+    assert engine.handle(book(3500.1, 5 * NS)) == []
+    moved = engine.handle(book(3520, 6 * NS))
+    assert moved and all(isinstance(a, Modify) for a in moved)
+
+
+def test_fill_dedup_by_trade_id():
+    engine = make_engine()
+    actions = engine.handle(book(3500, NS))
+    ack_all(engine, actions, 2 * NS)
+    bid = next(a for a in actions if isinstance(a, Place) and a.side is Side.BUY)
+    fill = Fill("ETH", bid.cloid, 1, "T1", Side.BUY, bid.price, Decimal("0.05"), Decimal("0.01"), Liquidity.MAKER,
+                3 * NS, 3 * NS)
+    engine.handle(fill)
+    engine.handle(fill)
+    assert engine.position == Decimal("0.05")
+    assert engine.stats.duplicate_fills == 1
+    assert engine.orders.get(bid.cloid).status is OrderStatus.PARTIALLY_FILLED
+
+
+def test_reduce_only_enforced_at_limit_even_if_strategy_quotes_both_sides():
+    engine = make_engine(max_absolute_position_size=0.1)
+    actions = engine.handle(book(3500, NS))
+    ack_all(engine, actions, 2 * NS)
+    bid = next(a for a in actions if isinstance(a, Place) and a.side is Side.BUY)
+    after = engine.handle(Fill("ETH", bid.cloid, 1, "T1", Side.BUY, bid.price, Decimal("0.1"), Decimal(0),
+                               Liquidity.MAKER, 3 * NS, 3 * NS))
+    after += ack_all(engine, after, 4 * NS)
+    after += engine.handle(book(3500, 5 * NS))
+    live = engine.live_orders()
+    assert live, "the reducing side keeps quoting"
+    assert all(o.side is Side.SELL for o in live)
+    assert sum(o.remaining for o in live) <= Decimal("0.1")
+
+
+def test_broken_estimator_kills_and_cancels_everything():
+    engine = make_engine()
+    actions = engine.handle(book(3500, NS))
+    ack_all(engine, actions, 2 * NS)
+    engine.estimators.append(Broken())
+    out = engine.handle(book(3500, 3 * NS))
+    assert engine.killed
+    assert engine.stats.component_errors == 1
+    assert sorted(type(a).__name__ for a in out) == ["Cancel", "Cancel"]
+
+
+def test_kill_verdict_cancels_and_stays_latched():
+    monitor = FixedVerdict()
+    engine = make_engine(monitors=[monitor])
+    actions = engine.handle(book(3500, NS))
+    ack_all(engine, actions, 2 * NS)
+    monitor.level = RiskLevel.KILL
+    out = engine.handle(book(3500, 3 * NS))
+    assert {type(a) for a in out} == {Cancel}
+    monitor.level = RiskLevel.OK
+    ack_all(engine, out, 4 * NS)
+    assert engine.handle(book(3500, 5 * NS)) == []
+    assert engine.killed
+
+
+def test_pause_withdraws_quotes_and_resumes():
+    monitor = FixedVerdict()
+    engine = make_engine(monitors=[monitor])
+    ack_all(engine, engine.handle(book(3500, NS)), 2 * NS)
+    monitor.level = RiskLevel.PAUSE
+    out = engine.handle(book(3500, 3 * NS))
+    assert {type(a) for a in out} == {Cancel}
+    ack_all(engine, out, 4 * NS)
+    monitor.level = RiskLevel.OK
+    back = engine.handle(book(3500, 5 * NS))
+    assert {type(a) for a in back} == {Place}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        BookUpdate("ETH", L2Book((), ()), NS, NS),
+        BookUpdate("ETH", L2Book((BookLevel(Decimal("3501"), Decimal(1)),), (BookLevel(Decimal("3500"), Decimal(1)),)),
+                   NS, NS),
+        BookUpdate("ETH", L2Book((BookLevel(Decimal("-1"), Decimal(1)),), (BookLevel(Decimal("3500"), Decimal(1)),)),
+                   NS, NS),
+        Trade("ETH", Decimal("NaN"), Decimal(1), Side.BUY, "x", NS, NS),
+        Trade("ETH", Decimal("0"), Decimal(1), Side.BUY, "x", NS, NS),
+    ],
+)
+def test_bad_market_data_is_counted_and_skipped(bad):
+    engine = make_engine()
+    engine.handle(book(3500, NS))
+    before = engine.market
+    assert engine.handle(bad) == []
+    assert engine.stats.bad_events == 1
+    assert engine.market == before
+
+
+def test_stop_cancels_acknowledged_orders_and_stops_quoting():
+    engine = make_engine()
+    actions = engine.handle(book(3500, NS))
+    ack_all(engine, actions, 2 * NS)
+    cancels = engine.stop(3 * NS)
+    assert len(cancels) == 2 and all(isinstance(a, Cancel) for a in cancels)
+    ack_all(engine, cancels, 4 * NS)
+    assert engine.handle(book(3500, 5 * NS)) == []
+    assert engine.live_orders() == []
+
+
+def test_same_events_same_actions():
+    def session() -> list:
+        engine = make_engine(estimators=[CountingWarmup(1)])
+        out = []
+        ts = NS
+        for i in range(50):
+            ts += NS // 10
+            acts = engine.handle(book(3500 + (i % 7) * 0.7, ts))
+            acts += engine.handle(trade(ts + 1))
+            out += acts
+            out += ack_all(engine, acts, ts + 2)
+            out += engine.handle(Timer(ts + 3, ts + 3))
+        return out
+
+    assert session() == session()
