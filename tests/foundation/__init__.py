@@ -1,0 +1,1 @@
+"""Tests of the foundation: plugin manager, config loading, logging, CLI, docs and the example plugin."""
