@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
-from mmtool.core.config_loader import load_settings, validate_components
+from mmtool.cli import get_registry, get_settings
+from mmtool.core.config_loader import resolve_private_key, validate_components
 from mmtool.core.errors import ConfigError, MmtoolError
-from mmtool.core.logsetup import setup_logging
-from mmtool.core.plugins import load_registry
 from mmtool.core.runner import RunOptions
 from mmtool.core.session import run_session
 
@@ -78,7 +76,6 @@ def _overrides(opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("--metrics-port", type=int, help="Prometheus metrics port (0 disables).")
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Write the run summary here at exit.")
 @click.option("--reset-kill", is_flag=True, help="Remove a previous kill marker and trade with reduced limits.")
-@click.option("--disable-plugin", multiple=True, help="Entry point to skip (repeatable).")
 @click.pass_context
 def run_command(ctx: click.Context, **opts: Any) -> None:
     """Run the market maker (default: on the in-process simulated exchange)."""
@@ -87,25 +84,19 @@ def run_command(ctx: click.Context, **opts: Any) -> None:
     if opts.get("seed") is not None:
         overrides["plugins.sim.seed"] = opts["seed"]
     overrides["plugins.sim.speed"] = speed
-    parent = ctx.find_root().params
-    config_path = opts["config_path"] or parent.get("config")
-    for name in ("log_level", "log_file", "log_format"):
-        key = {"log_level": "logging.level", "log_file": "logging.file", "log_format": "logging.format"}[name]
-        if key not in overrides and parent.get(name):
-            overrides[key] = parent[name]
     if "logging.level" in overrides:
         overrides["logging.level"] = str(overrides["logging.level"]).upper()
-    disabled = tuple(opts["disable_plugin"]) + tuple(parent.get("disable_plugin") or ())
     try:
-        registry = load_registry(disabled=disabled, env=os.environ)
+        registry = get_registry(ctx)
         registry.raise_errors()
-        settings = load_settings(config_path, env=os.environ, overrides=overrides)
-        setup_logging(settings.logging.level, settings.logging.format, settings.logging.file)
+        settings = get_settings(ctx, opts["config_path"], overrides)
         if settings.network.name == "mainnet" and not settings.network.confirm_mainnet:
             raise ConfigError(
                 "network.name: 'mainnet' trades real money; pass --yes-mainnet or set network.confirm_mainnet = true"
             )
         validate_components(settings, registry)
+        if settings.network.name != "sim":
+            settings = resolve_private_key(settings, registry)
         options = RunOptions(
             duration_s=opts["duration"],
             flatten_on_kill=settings.risk.flatten_on_kill,

@@ -82,7 +82,7 @@ class TradingConfig:
         default=0.5, validator=gt(0), metadata=_help("Total size quoted on each side, in units of the asset")
     )
     risk_aversion: float = attrs.field(
-        default=0.5, validator=gt(0), metadata=_help("GLFT risk aversion gamma (> 0); higher skews harder")
+        default=100.0, validator=gt(0), metadata=_help("GLFT risk aversion gamma (> 0); higher skews harder")
     )
     max_bps_diff: float = attrs.field(
         default=2.0,
@@ -159,10 +159,17 @@ DEFAULT_RISK_MONITORS = (
     "daily-loss",
     "drawdown",
     "position-value",
+    "position-limit",
     "stale-data",
     "cascade",
     "rate-limit",
 )
+
+
+def _below_kill_severity(inst: Any, attribute: attrs.Attribute, value: float) -> None:
+    """Validator: the cascade pause threshold must sit below the kill threshold."""
+    if value >= inst.cascade_kill_severity:
+        raise ValueError(f"must be < cascade_kill_severity ({inst.cascade_kill_severity}) (got {value!r})")
 
 
 @attrs.frozen
@@ -208,6 +215,44 @@ class RiskConfig:
     kill_marker: str = attrs.field(
         default=".mmtool-kill",
         metadata=_help("File written on a kill; `mmtool run` refuses to start while it exists"),
+    )
+    cascade_pause_severity: float = attrs.field(
+        default=0.7,
+        validator=[gt(0), le(1), _below_kill_severity],
+        metadata=_help("Pause (or reduce-only) when the cascade severity reaches this; below cascade_kill_severity"),
+    )
+    cascade_action: Literal["pause", "reduce_only"] = attrs.field(
+        default="pause",
+        validator=attrs.validators.in_(("pause", "reduce_only")),
+        metadata=_help("What the cascade monitor does at cascade_pause_severity: pause or reduce_only"),
+    )
+    pause_cooldown_secs: float = attrs.field(
+        default=60.0,
+        validator=gt(0),
+        metadata=_help("A pause lasts this many seconds after its condition was last seen, then trading resumes"),
+    )
+    reentry_secs: float = attrs.field(
+        default=300.0,
+        validator=ge(0),
+        metadata=_help("After a kill is reset, trade with scaled-down limits for this many seconds (0: none)"),
+    )
+    reentry_fraction: float = attrs.field(
+        default=0.5,
+        validator=[gt(0), le(1)],
+        metadata=_help("Fraction of the normal size and position limits used during re-entry"),
+    )
+    max_order_notional_usd: float = attrs.field(
+        default=5_000.0,
+        validator=gt(0),
+        metadata=_help("Pre-trade: reject an order whose price x size exceeds this, USD"),
+    )
+    price_band_bps: float = attrs.field(
+        default=500.0,
+        validator=gt(0),
+        metadata=_help("Pre-trade: reject an order priced further than this many bps from mid"),
+    )
+    max_open_orders: int = attrs.field(
+        default=40, validator=ge(1), metadata=_help("Pre-trade: most orders open at once (live plus new)")
     )
 
 

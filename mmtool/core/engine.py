@@ -107,7 +107,7 @@ class Engine:
         self.settings = ctx.settings
         self.strategy = strategy
         self.estimators = list(estimators)
-        self.risk = RiskAggregator(monitors)
+        self.risk = RiskAggregator.from_settings(monitors, ctx.settings.risk)
         self.pretrade = PreTradeChecker(ctx.settings, ctx.rules)
         self.orders = OrderManager()
         self.portfolio = Portfolio(ctx.asset)

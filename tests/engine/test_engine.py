@@ -148,13 +148,15 @@ def test_target_within_tolerance_sends_nothing_and_in_flight_orders_get_no_actio
     assert len(first) == 2
     # Not yet acknowledged: a moved market must not produce actions for the in-flight orders.
     assert engine.handle(book(3510, 2 * NS)) == []
-    ack_all(engine, first, 3 * NS)
-    # Back at 3500 after the acks: the orders sit where the target is, so nothing to do.
-    assert engine.handle(book(3500, 4 * NS)) == []
+    # The acks arrive while the market sits at 3510: the orders are moved there by modify, not replaced.
+    follow = ack_all(engine, first, 3 * NS)
+    assert len(follow) == 2 and all(isinstance(a, Modify) for a in follow)
+    assert ack_all(engine, follow, 4 * NS) == []
     # A move of 0.1 (0.3 bps) stays within the 2 bps tolerance: the orders keep their queue place.
-    assert engine.handle(book(3500.1, 5 * NS)) == []
+    assert engine.handle(book(3510.1, 5 * NS)) == []
     moved = engine.handle(book(3520, 6 * NS))
-    assert moved and all(isinstance(a, Modify) for a in moved)
+    assert len(moved) == 2 and all(isinstance(a, Modify) for a in moved)
+    assert {o.price for o in engine.live_orders()} == {Decimal("3509"), Decimal("3511")}, "old prices until acked"
 
 
 def test_fill_dedup_by_trade_id():

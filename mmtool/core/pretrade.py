@@ -1,0 +1,203 @@
+"""Pre-trade checks: the last gate every action passes before it goes to the exchange.
+
+Cancels always pass. A Place or Modify is rejected, with a reason, when it is for another asset; refers to
+an unknown order (Modify) or reuses a live client order id (Place); has a price or size the exchange would
+refuse (tick, lot); is below the exchange's minimum notional or above ``risk.max_order_notional_usd``; is
+priced further than ``risk.price_band_bps`` from mid (or there is no mid to check against); would cross the
+opposite best price (post-only safety; IOC orders, which take liquidity on purpose, are exempt); would
+increase |position| while reduce-only; would bring the open orders above ``risk.max_open_orders``; or would
+let the worst-case position (every resting and in-flight order on its side filled) go beyond
+``trading.max_absolute_position_size``.
+
+Actions are evaluated in order, cancels first, each against the book as left by the actions accepted before
+it; the accepted actions come back in that order (cancels first). Everything is exact Decimal arithmetic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import attrs
+
+from mmtool.core.rounding import to_decimal
+from mmtool.core.types import ZERO, Action, Cancel, Modify, Order, Place, Side, Tif
+
+if TYPE_CHECKING:
+    from mmtool.core.config import Settings
+    from mmtool.core.rounding import AssetRules
+
+log = logging.getLogger("mmtool.pretrade")
+
+BPS = Decimal(10_000)
+
+
+@attrs.frozen
+class PreTradeResult:
+    """The actions that passed, in evaluation order, and the rejected ones with their reasons."""
+
+    accepted: tuple[Action, ...]
+    rejected: tuple[tuple[Action, str], ...]
+
+
+def describe(action: Action) -> str:
+    """A short description of an action for logs: ``Place BUY 0.5 @ 3500 (cloid)``."""
+    if isinstance(action, Cancel):
+        return f"Cancel {action.cloid}"
+    return f"{type(action).__name__} {action.side.name} {action.size} @ {action.price} ({action.cloid})"
+
+
+class _Exposure:
+    """Open size per order (cloid -> side, size) and per side, as the checked actions leave it."""
+
+    def __init__(self, live: Sequence[Order]) -> None:
+        self.orders: dict[str, tuple[Side, Decimal]] = {
+            o.cloid: (o.side, o.remaining) for o in live if not o.status.is_terminal
+        }
+        self.total = {Side.BUY: ZERO, Side.SELL: ZERO}
+        for side, size in self.orders.values():
+            self.total[side] += size
+
+    def remove(self, cloid: str) -> None:
+        side, size = self.orders.pop(cloid, (None, ZERO))
+        if side is not None:
+            self.total[side] -= size
+
+    def add(self, cloid: str, side: Side, size: Decimal) -> None:
+        self.orders[cloid] = (side, size)
+        self.total[side] += size
+
+
+class PreTradeChecker:
+    """Validates engine actions against exchange rules and the configured risk bounds."""
+
+    def __init__(self, settings: Settings, rules: AssetRules) -> None:
+        self.rules = rules
+        self.max_position = to_decimal(settings.trading.max_absolute_position_size)
+        self.max_notional = to_decimal(settings.risk.max_order_notional_usd)
+        self.band_bps = to_decimal(settings.risk.price_band_bps)
+        self.max_open_orders = settings.risk.max_open_orders
+
+    def check(
+        self,
+        actions: Sequence[Action],
+        live: Sequence[Order],
+        position: Decimal,
+        mid: float | None,
+        best_bid: float | None,
+        best_ask: float | None,
+        *,
+        reduce_only: bool = False,
+    ) -> PreTradeResult:
+        """Split ``actions`` into accepted and rejected; ``live`` are our open orders, ``position`` is signed.
+
+        Every rejection is logged at WARNING on ``mmtool.pretrade``; the caller counts them.
+        """
+        exposure = _Exposure(live)
+        accepted: list[Action] = []
+        rejected: list[tuple[Action, str]] = []
+        for action in actions:
+            if isinstance(action, Cancel):
+                exposure.remove(action.cloid)
+                accepted.append(action)
+        mid_d = None if mid is None else to_decimal(mid)
+        bid_d = None if best_bid is None else to_decimal(best_bid)
+        ask_d = None if best_ask is None else to_decimal(best_ask)
+        for action in actions:
+            if isinstance(action, Cancel):
+                continue
+            reason = self._reject_reason(action, exposure, position, mid_d, bid_d, ask_d, reduce_only)
+            if reason:
+                log.warning("Pre-trade reject %s: %s", describe(action), reason)
+                rejected.append((action, reason))
+                continue
+            if isinstance(action, Modify):
+                exposure.remove(action.cloid)
+                exposure.add(action.new_cloid or action.cloid, action.side, action.size)
+            else:
+                exposure.add(action.cloid, action.side, action.size)
+            accepted.append(action)
+        return PreTradeResult(tuple(accepted), tuple(rejected))
+
+    def _reject_reason(
+        self,
+        action: Place | Modify,
+        exposure: _Exposure,
+        position: Decimal,
+        mid: Decimal | None,
+        best_bid: Decimal | None,
+        best_ask: Decimal | None,
+        reduce_only: bool,
+    ) -> str:
+        """Why ``action`` must not be sent, or "" when it may."""
+        return (
+            self._identity(action, exposure)
+            or self._exchange_rules(action)
+            or self._price_bounds(action, mid, best_bid, best_ask)
+            or self._position(action, exposure, position, reduce_only)
+        )
+
+    def _identity(self, action: Place | Modify, exposure: _Exposure) -> str:
+        if action.asset != self.rules.asset:
+            return f"asset {action.asset} is not {self.rules.asset}"
+        if isinstance(action, Place):
+            if action.cloid in exposure.orders:
+                return f"client order id {action.cloid} is already in use"
+            if len(exposure.orders) + 1 > self.max_open_orders:
+                return f"open orders would exceed {self.max_open_orders}"
+            return ""
+        current = exposure.orders.get(action.cloid)
+        if current is None:
+            return f"modify of unknown order {action.cloid}"
+        if current[0] is not action.side:
+            return f"modify cannot change the side of {action.cloid} ({current[0].name} -> {action.side.name})"
+        if action.new_cloid and action.new_cloid != action.cloid and action.new_cloid in exposure.orders:
+            return f"client order id {action.new_cloid} is already in use"
+        return ""
+
+    def _exchange_rules(self, action: Place | Modify) -> str:
+        if not self.rules.is_valid_price(action.price):
+            return f"price {action.price} is not a valid {self.rules.asset} price (tick)"
+        if not self.rules.is_valid_size(action.size):
+            return f"size {action.size} is not a positive multiple of the lot {self.rules.lot}"
+        notional = action.price * action.size
+        if notional < self.rules.min_notional:
+            return f"notional {notional} below the exchange minimum {self.rules.min_notional}"
+        if notional > self.max_notional:
+            return f"notional {notional} above max_order_notional_usd {self.max_notional}"
+        return ""
+
+    def _price_bounds(
+        self, action: Place | Modify, mid: Decimal | None, best_bid: Decimal | None, best_ask: Decimal | None
+    ) -> str:
+        if mid is None or mid <= 0:
+            return "no mid price to check the price band against"
+        if abs(action.price - mid) * BPS > self.band_bps * mid:
+            distance = abs(action.price - mid) * BPS / mid
+            return f"price {action.price} is {distance:.1f} bps from mid {mid}, beyond the {self.band_bps} bps band"
+        if action.tif is not Tif.IOC:
+            if action.side is Side.BUY and best_ask is not None and action.price >= best_ask:
+                return f"bid {action.price} would cross the best ask {best_ask}"
+            if action.side is Side.SELL and best_bid is not None and action.price <= best_bid:
+                return f"ask {action.price} would cross the best bid {best_bid}"
+        return ""
+
+    def _position(self, action: Place | Modify, exposure: _Exposure, position: Decimal, reduce_only: bool) -> str:
+        side = action.side
+        if reduce_only:
+            reducing = position * side.sign < 0 and action.size <= abs(position)
+            if not reducing:
+                return f"reduce-only: {side.name} {action.size} would increase |position| {position}"
+        old = exposure.orders[action.cloid][1] if isinstance(action, Modify) else ZERO
+        before = exposure.total[side]
+        after = before - old + action.size
+        worst = position + side.sign * after
+        # A modify that shrinks an order is allowed even when the side is already over the limit.
+        if worst * side.sign > self.max_position and after > before:
+            return (
+                f"worst-case position {worst} (position {position}, {side.name} orders {after}) "
+                f"beyond the limit {self.max_position}"
+            )
+        return ""
