@@ -1,0 +1,197 @@
+"""Turning depths into an exchange-valid ladder: size budgets, level spacing, rounding, merging, post-only.
+
+Every strategy ends here, so these rules hold for all of them:
+
+- Prices are rounded PASSIVE by ``ctx.rules`` (bids down, asks up) and then kept post-only safe: a bid
+  strictly below the best ask, an ask strictly above the best bid (moved to one tick inside if needed).
+- Levels whose prices coincide after rounding are merged (their sizes summed).
+- Each side's total is its budget rounded DOWN to the lot, never more than ``target_liquidity``; the budget is
+  spread over the levels by weight, and the lots left over by rounding go to the levels with the largest
+  remainders (innermost first on ties).
+- A level below ``rules.min_size(price)`` is never sent: the outermost level is dropped and its share
+  redistributed until every level meets the minimum (or the side is empty).
+- At or beyond the position limit, or when ``ctx.reduce_only`` is set, only the side that reduces the
+  position is quoted, with at most the position's size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from mmtool.core.errors import RoundingError
+from mmtool.core.rounding import to_decimal
+from mmtool.core.types import Ladder, Quote, Side
+
+if TYPE_CHECKING:
+    from mmtool.core.components import QuoteContext
+    from mmtool.core.config import LadderConfig
+    from mmtool.core.rounding import AssetRules
+
+#: One basis point as a fraction.
+BPS = 1e-4
+#: Relative slack when comparing the float position with its limit.
+_LIMIT_EPS = 1e-9
+
+
+def limits_reached(ctx: QuoteContext) -> tuple[bool, bool]:
+    """Whether the bid (long side) and the ask (short side) are closed: at or beyond the limit, or reduce-only."""
+    limit = ctx.max_position
+    position = ctx.position if math.isfinite(ctx.position) else 0.0
+    if not limit > 0.0 or ctx.reduce_only:
+        return position >= 0.0, position <= 0.0
+    slack = limit * _LIMIT_EPS
+    long_full = position >= limit - slack
+    short_full = position <= -limit + slack
+    if long_full or short_full:
+        return long_full or position >= 0.0, short_full or position <= 0.0
+    return False, False
+
+
+def side_budgets(ctx: QuoteContext, shrink: bool) -> tuple[float, float]:
+    """Total size wanted on the bid and on the ask side, in asset units, before lot rounding.
+
+    A side that would grow the position never exceeds the room left under the limit; with ``shrink`` it also
+    scales down linearly, ``1 − |position|/max_position``, to zero at the limit. When only the reducing side
+    is quoted its size is at most the position.
+    """
+    target = ctx.target_liquidity if math.isfinite(ctx.target_liquidity) else 0.0
+    target = max(target, 0.0)
+    position = ctx.position if math.isfinite(ctx.position) else 0.0
+    bid_closed, ask_closed = limits_reached(ctx)
+    if bid_closed or ask_closed:
+        bid = 0.0 if bid_closed else min(target, -position)
+        ask = 0.0 if ask_closed else min(target, position)
+        return max(bid, 0.0), max(ask, 0.0)
+    limit = ctx.max_position
+    bid_target = ask_target = target
+    if shrink:
+        scale = 1.0 - min(abs(position) / limit, 1.0)
+        if position > 0.0:
+            bid_target *= scale
+        elif position < 0.0:
+            ask_target *= scale
+    bid = min(bid_target, limit - position)
+    ask = min(ask_target, limit + position)
+    return max(bid, 0.0), max(ask, 0.0)
+
+
+def level_depths_bps(inner_bps: float, ladder: LadderConfig) -> list[float]:
+    """Depths of ``ladder.num_levels`` levels, from the innermost (kept within the min/max depth) out to the max."""
+    outer = ladder.max_depth_bps
+    inner = min(max(inner_bps, ladder.min_depth_bps), outer)
+    n = ladder.num_levels
+    if n <= 1:
+        return [inner]
+    if ladder.geometric_spacing:
+        ratio = outer / inner
+        return [inner * ratio ** (i / (n - 1)) for i in range(n)]
+    return [inner + (outer - inner) * i / (n - 1) for i in range(n)]
+
+
+def _post_only(price: Decimal, side: Side, ctx: QuoteContext) -> Decimal:
+    """Move a price to one tick inside the opposite best when it would cross it (bid < best ask, ask > best bid)."""
+    rules = ctx.rules
+    if side is Side.BUY:
+        best = ctx.params.best_ask
+        if best is not None and math.isfinite(best) and best > 0.0:
+            best_ask = to_decimal(best)
+            if price >= best_ask:
+                return rules.round_price(best_ask - rules.tick(best_ask), Side.BUY)
+        return price
+    best = ctx.params.best_bid
+    if best is not None and math.isfinite(best) and best > 0.0:
+        best_bid = to_decimal(best)
+        if price <= best_bid:
+            return rules.round_price(best_bid + rules.tick(best_bid), Side.SELL)
+    return price
+
+
+def _priced_levels(
+    side: Side, fair: float, depths_bps: Sequence[float], weights: Sequence[float], ctx: QuoteContext
+) -> list[tuple[Decimal, float]]:
+    """Rounded, post-only safe prices with their weights; coinciding prices merged, best first."""
+    merged: dict[Decimal, float] = {}
+    sign = -1.0 if side is Side.BUY else 1.0
+    for depth, weight in zip(depths_bps, weights, strict=True):
+        raw = fair * (1.0 + sign * depth * BPS)
+        if not (math.isfinite(raw) and raw > 0.0):
+            continue
+        try:
+            price = _post_only(ctx.rules.round_price(raw, side), side, ctx)
+        except (RoundingError, ArithmeticError):  # absurd prices (decimal overflow) are skipped, never raised
+            continue
+        merged[price] = merged.get(price, 0.0) + weight
+    return sorted(merged.items(), key=lambda item: item[0], reverse=side is Side.BUY)
+
+
+def allocate_lots(budget_lots: int, weights: Sequence[float], min_lots: Sequence[int]) -> list[int]:
+    """Split ``budget_lots`` over levels by weight, exactly, dropping outermost levels that miss their minimum.
+
+    Returns the lots of the kept levels (a prefix of the input), summing to ``budget_lots``, or an empty list
+    when not even the innermost level can reach its minimum.
+    """
+    n = len(weights)
+    while n > 0 and budget_lots > 0:
+        kept = weights[:n]
+        total = sum(kept)
+        shares = [budget_lots * w / total for w in kept]
+        lots = [int(math.floor(s)) for s in shares]
+        left = budget_lots - sum(lots)
+        # Largest remainders first; the stable sort keeps inner levels ahead on ties.
+        order = sorted(range(n), key=lambda i: shares[i] - lots[i], reverse=True)
+        for i in order[:left]:
+            lots[i] += 1
+        if all(lot >= m for lot, m in zip(lots, min_lots[:n], strict=True)):
+            return lots
+        n -= 1
+    return []
+
+
+def build_side(
+    side: Side,
+    fair: float,
+    depths_bps: Sequence[float],
+    weights: Sequence[float],
+    budget: float,
+    ctx: QuoteContext,
+) -> tuple[Quote, ...]:
+    """One side of a ladder from depths (bps from fair, innermost first), relative weights and a size budget."""
+    rules: AssetRules = ctx.rules
+    if not (budget > 0.0 and math.isfinite(budget)) or not depths_bps:
+        return ()
+    budget_lots = int(rules.round_size(budget) / rules.lot)
+    levels = _priced_levels(side, fair, depths_bps, weights, ctx)
+    if not levels or budget_lots <= 0:
+        return ()
+    min_lots = [int(rules.min_size(price) / rules.lot) for price, _ in levels]
+    lots = allocate_lots(budget_lots, [w for _, w in levels], min_lots)
+    return tuple(Quote(price, rules.lot * n) for (price, _), n in zip(levels, lots, strict=False) if n > 0)
+
+
+def single_level_ladder(
+    ctx: QuoteContext, fair: float, bid_depth_bps: float, ask_depth_bps: float, shrink: bool = False
+) -> Ladder:
+    """One level a side at the given depths (bps from fair; negative means through fair), budgets per the rules."""
+    bid_budget, ask_budget = side_budgets(ctx, shrink)
+    return Ladder(
+        bids=build_side(Side.BUY, fair, [bid_depth_bps], [1.0], bid_budget, ctx),
+        asks=build_side(Side.SELL, fair, [ask_depth_bps], [1.0], ask_budget, ctx),
+    )
+
+
+def multi_level_ladder(
+    ctx: QuoteContext, fair: float, bid_inner_bps: float, ask_inner_bps: float, size_growth: float = 1.0
+) -> Ladder:
+    """A ``ctx.ladder``-shaped ladder from each side's innermost depth out to ``max_depth_bps``.
+
+    Level ``i`` (0 innermost) weighs ``size_growth**i``; the growing side shrinks towards the position limit.
+    """
+    bid_budget, ask_budget = side_budgets(ctx, shrink=True)
+    weights = [size_growth**i for i in range(ctx.ladder.num_levels)]
+    return Ladder(
+        bids=build_side(Side.BUY, fair, level_depths_bps(bid_inner_bps, ctx.ladder), weights, bid_budget, ctx),
+        asks=build_side(Side.SELL, fair, level_depths_bps(ask_inner_bps, ctx.ladder), weights, ask_budget, ctx),
+    )
