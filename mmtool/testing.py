@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 
 from mmtool.core.components import ComponentContext, PnlSnapshot, QuoteContext, RiskState
-from mmtool.core.config import LadderConfig, Settings
+from mmtool.core.config import LadderConfig, Settings, TradingConfig
 from mmtool.core.plugins import Registry
 from mmtool.core.rounding import AssetRules, to_decimal
 from mmtool.core.types import BookLevel, BookUpdate, Fill, L2Book, Liquidity, MarketParams, Side, Trade
@@ -105,7 +105,7 @@ def make_quote_context(
     position: float = 0.0,
     max_position: float = 2.0,
     target_liquidity: float = 0.5,
-    risk_aversion: float = 0.5,
+    risk_aversion: float | None = None,
     sz_decimals: int = 4,
     reduce_only: bool = False,
     maker_fee_bps: float = 1.5,
@@ -118,7 +118,7 @@ def make_quote_context(
         position=position,
         max_position=max_position,
         target_liquidity=target_liquidity,
-        risk_aversion=risk_aversion,
+        risk_aversion=TradingConfig().risk_aversion if risk_aversion is None else risk_aversion,
         rules=AssetRules(params.asset, sz_decimals),
         ladder=ladder or LadderConfig(),
         maker_fee_bps=maker_fee_bps,
