@@ -222,7 +222,8 @@ class Engine:
             return True
         if isinstance(event, Connection):
             self.connected = event.up
-            log.warning("Exchange connection %s", "up" if event.up else "down", extra={"fields": {"reason": event.reason}})
+            state = "up" if event.up else "down"
+            log.warning("Exchange connection %s", state, extra={"fields": {"reason": event.reason}})
             return True
         if isinstance(event, Timer):
             return True
@@ -306,7 +307,8 @@ class Engine:
                     }
                 },
             )
-        self.risk.kill(f"component {name} failed in {where}: {exc!r}", {"errors": self.stats.component_errors}, self.now_ns)
+        reason = f"component {name} failed in {where}: {exc!r}"
+        self.risk.kill(reason, {"errors": self.stats.component_errors}, self.now_ns)
 
     def _market_params(self) -> MarketParams | None:
         if self.market.mid is None:
@@ -364,6 +366,7 @@ class Engine:
             size_tolerance=self.size_tolerance,
             allow_modify=self.supports_modify,
             in_flight=self.orders.in_flight,
+            pending_quote=self.orders.pending_quote,
         )
         if not actions:
             return []

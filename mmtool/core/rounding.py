@@ -7,7 +7,7 @@ notional must be at least 10 USDC. Wire numbers are decimal strings without trai
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 import attrs
 
@@ -19,6 +19,8 @@ PERP_MAX_DECIMALS = 6
 SPOT_MAX_DECIMALS = 8
 MIN_NOTIONAL = Decimal(10)
 WIRE_DECIMALS = 8
+#: Wide enough that quantizing any realistic price or size never overflows the default 28 digits.
+_CTX = Context(prec=60)
 
 #: Round toward the passive side: bids down, asks up, so rounding never makes a quote more aggressive.
 PASSIVE = "passive"
@@ -90,10 +92,11 @@ class AssetRules:
         if not px.is_finite() or px <= 0:
             raise RoundingError(f"{self.asset}: price must be a finite number > 0 (got {price})")
         mode = _mode(side, direction)
-        rounded = px.quantize(Decimal(1).scaleb(-self.price_decimals(px)), rounding=mode)
-        # Rounding up can carry into the next magnitude (9.99996 -> 10.0000); re-round at the new magnitude.
-        if rounded > 0 and not self.is_valid_price(rounded):
-            rounded = rounded.quantize(Decimal(1).scaleb(-self.price_decimals(rounded)), rounding=mode)
+        with localcontext(_CTX):
+            rounded = px.quantize(Decimal(1).scaleb(-self.price_decimals(px)), rounding=mode)
+            # Rounding up can carry into the next magnitude (9.99996 -> 10.0000); re-round at the new magnitude.
+            if rounded > 0 and not self.is_valid_price(rounded):
+                rounded = rounded.quantize(Decimal(1).scaleb(-self.price_decimals(rounded)), rounding=mode)
         if rounded <= 0:
             raise RoundingError(f"{self.asset}: price {price} rounds to zero")
         return rounded.to_integral_value() if rounded == rounded.to_integral_value() else rounded
@@ -104,7 +107,8 @@ class AssetRules:
         if not sz.is_finite() or sz < 0:
             raise RoundingError(f"{self.asset}: size must be a finite number >= 0 (got {size})")
         mode = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_EVEN}[direction]
-        return sz.quantize(self.lot, rounding=mode)
+        with localcontext(_CTX):
+            return sz.quantize(self.lot, rounding=mode)
 
     def is_valid_price(self, price: Decimal) -> bool:
         """True when the exchange accepts this price as is."""
@@ -112,9 +116,10 @@ class AssetRules:
             return False
         if price == price.to_integral_value():
             return True
-        exponent = price.normalize().as_tuple().exponent
+        normal = price.normalize(_CTX)
+        exponent = normal.as_tuple().exponent
         decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-        sig = len(price.normalize().as_tuple().digits)
+        sig = len(normal.as_tuple().digits)
         return decimals <= self.max_price_decimals and sig <= SIG_FIGS
 
     def is_valid_size(self, size: Decimal) -> bool:
@@ -124,7 +129,12 @@ class AssetRules:
     def min_size(self, price: Decimal | float) -> Decimal:
         """Smallest lot-multiple size whose notional at ``price`` reaches the minimum order value."""
         px = to_decimal(price)
-        return (self.min_notional / px).quantize(self.lot, rounding=ROUND_CEILING)
+        if not px.is_finite() or px <= 0:
+            raise RoundingError(f"{self.asset}: price must be a finite number > 0 (got {price})")
+        with localcontext(_CTX):
+            size = (self.min_notional / px).quantize(self.lot, rounding=ROUND_CEILING)
+            # The division is rounded to the context's digits; never let that leave the notional short.
+            return size if size * px >= self.min_notional else size + self.lot
 
     def meets_min_notional(self, price: Decimal, size: Decimal) -> bool:
         """True when price times size is at least the minimum order value."""
@@ -137,12 +147,15 @@ def to_wire(value: Decimal | float) -> str:
     Raises :class:`RoundingError` when 8 decimals would lose precision, so nothing is rounded silently here.
     """
     d = to_decimal(value)
-    q = d.quantize(Decimal(1).scaleb(-WIRE_DECIMALS), rounding=ROUND_HALF_EVEN)
+    if not d.is_finite():
+        raise RoundingError(f"not a finite number: {value!r}")
+    with localcontext(_CTX):
+        q = d.quantize(Decimal(1).scaleb(-WIRE_DECIMALS), rounding=ROUND_HALF_EVEN)
     if q != d:
         raise RoundingError(f"{value} cannot be sent without rounding (more than {WIRE_DECIMALS} decimals)")
     if q == 0:
         return "0"
-    text = f"{q.normalize():f}"
+    text = f"{q.normalize(_CTX):f}"
     return text
 
 

@@ -286,4 +286,6 @@ def write_kill_marker(path: Path, engine: Engine) -> None:
     last = engine.risk.kill_events[-1] if engine.risk.kill_events else None
     text = f"killed at ts_ns={engine.now_ns}\nreason={last.reason if last else 'unknown'}\n"
     path.write_text(text)
-    log.error("Kill marker written; remove it or pass --reset-kill to trade again", extra={"fields": {"path": str(path)}})
+    log.error(
+        "Kill marker written; remove it or pass --reset-kill to trade again", extra={"fields": {"path": str(path)}}
+    )

@@ -122,7 +122,8 @@ def ack_all(engine: Engine, actions, ts: int) -> list:
     out = []
     for a in actions:
         if isinstance(a, Place | Modify):
-            out += engine.handle(OrderUpdate("ETH", a.cloid, OrderStatus.RESTING, ts, ts, oid=1, price=a.price, size=a.size))
+            ack = OrderUpdate("ETH", a.cloid, OrderStatus.RESTING, ts, ts, oid=1, price=a.price, size=a.size)
+            out += engine.handle(ack)
         elif isinstance(a, Cancel):
             out += engine.handle(OrderUpdate("ETH", a.cloid, OrderStatus.CANCELLED, ts, ts))
     return out

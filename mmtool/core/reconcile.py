@@ -1,0 +1,226 @@
+"""Reconciliation: the fewest actions that turn our live orders into the target ladder.
+
+Each side is handled on its own, in four steps:
+
+1. **In flight.** Orders that await an answer (PENDING_NEW, PENDING_CANCEL, or ``in_flight(cloid)``) get no
+   action. Those not being cancelled still *cover* a target level, so nothing is placed twice: first the
+   levels within ``max_bps_diff`` of their price (by price only: the size is fixed once acknowledged), then,
+   for those left over, the nearest uncovered level however far. So while answers are awaited the number of
+   orders on a side never grows beyond the ladder: a fast market does not stack a new order per event; the
+   stale in-flight order is moved once it is acknowledged. An order with a modify in flight is judged at the
+   price the modify gives it when ``pending_quote`` knows it.
+2. **Keep.** An acknowledged order within ``max_bps_diff`` bps of a level's price (relative to the level's
+   price) whose remaining size is within ``size_tolerance`` (a fraction of the level's size) keeps its place
+   and its queue priority: no action.
+3. **Modify.** With ``allow_modify``, uncovered levels are served by modifying leftover acknowledged orders of
+   the same side, nearest price first; ``Modify.size`` is the size that should rest afterwards.
+4. **Place and cancel.** Levels still uncovered get a post-only (ALO) ``Place`` with a cloid from
+   ``new_cloid()``; leftover acknowledged orders are cancelled.
+
+Matching is deterministic. Steps 1 and 2 find a *maximum* matching (every kept order saves an action: a
+side costs ``max(unkept orders, uncovered levels)`` actions): first greedily by price distance, every
+admissible (order, level) pair sorted by (distance, level index, order price rank, cloid) and taken when both
+ends are free, then augmenting paths (Kuhn's algorithm, orders by price rank, levels nearest first) for the
+orders the greedy pass left out, which can happen when levels are closer together than the tolerance.
+Step 3 pairs leftovers with levels greedily by distance, with the same tie-break; orders are ranked best
+price first and levels indexed best first, so ties resolve the same way every time.
+
+Output: cancels first (they free margin and order slots), then modifies, then places; bids before asks within
+each group, levels best first. Terminal orders, orders of another asset and levels of non-positive size are
+ignored. ``reduce_only`` is left False: the engine decides it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+from mmtool.core.rounding import to_decimal
+from mmtool.core.types import Action, Cancel, Ladder, Modify, Order, OrderStatus, Place, Quote, Side, Tif
+
+_BPS = Decimal(10_000)
+
+
+def _never_in_flight(cloid: str) -> bool:
+    return False
+
+
+def _no_pending_quote(cloid: str) -> Quote | None:
+    return None
+
+
+def reconcile(
+    target: Ladder,
+    live: Sequence[Order],
+    *,
+    asset: str,
+    max_bps_diff: float,
+    new_cloid: Callable[[], str],
+    size_tolerance: float = 0.0,
+    allow_modify: bool = True,
+    in_flight: Callable[[str], bool] = _never_in_flight,
+    pending_quote: Callable[[str], Quote | None] = _no_pending_quote,
+) -> list[Action]:
+    """Return the actions (cancels, then modifies, then places) that make ``live`` match ``target``.
+
+    :param target: the wanted ladder, bids and asks best first, prices and sizes already rounded.
+    :param live: our non-terminal orders (others are ignored).
+    :param asset: the asset quoted; orders of other assets are left alone.
+    :param max_bps_diff: an order within this many bps of a level's price keeps its place.
+    :param new_cloid: called once per ``Place``, in output order.
+    :param size_tolerance: an order whose remaining size is within this fraction of a level's size keeps it.
+    :param allow_modify: when False, a moved level costs a cancel and a place.
+    :param in_flight: True for an order with an action awaiting the exchange's answer.
+    :param pending_quote: the price and size an in-flight modify will give an order, if known.
+    """
+    if max_bps_diff < 0 or size_tolerance < 0:
+        raise ValueError(f"max_bps_diff and size_tolerance must be >= 0 (got {max_bps_diff}, {size_tolerance})")
+    bps = to_decimal(max_bps_diff)
+    size_tol = to_decimal(size_tolerance)
+    cancels: list[Action] = []
+    modifies: list[Action] = []
+    places: list[tuple[Side, Quote]] = []
+    for side in (Side.BUY, Side.SELL):
+        levels = [q for q in target.side(side) if q.size > 0]
+        orders = [o for o in live if o.asset == asset and o.side is side and not o.status.is_terminal]
+        plan = _reconcile_side(side, levels, orders, bps, size_tol, allow_modify, in_flight, pending_quote)
+        cancels.extend(Cancel(o.cloid, asset) for o in plan.cancel)
+        modifies.extend(Modify(o.cloid, asset, side, q.price, q.size, tif=Tif.ALO) for o, q in plan.modify)
+        places.extend((side, q) for q in plan.place)
+    placed: list[Action] = [Place(new_cloid(), asset, side, q.price, q.size, tif=Tif.ALO) for side, q in places]
+    return [*cancels, *modifies, *placed]
+
+
+class _SidePlan:
+    """What one side needs: orders to cancel, (order, level) pairs to modify, levels to place."""
+
+    __slots__ = ("cancel", "modify", "place")
+
+    def __init__(self) -> None:
+        self.cancel: list[Order] = []
+        self.modify: list[tuple[Order, Quote]] = []
+        self.place: list[Quote] = []
+
+
+def _reconcile_side(
+    side: Side,
+    levels: list[Quote],
+    orders: list[Order],
+    bps: Decimal,
+    size_tol: Decimal,
+    allow_modify: bool,
+    in_flight: Callable[[str], bool],
+    pending_quote: Callable[[str], Quote | None],
+) -> _SidePlan:
+    # Best price first (highest bid, lowest ask), cloid as the tie-break, so the result never depends on the
+    # order the caller listed them in.
+    orders = sorted(orders, key=lambda o: (-side.sign * o.price, o.cloid))
+    frozen: list[tuple[int, Order, Quote]] = []
+    acked: list[tuple[int, Order]] = []
+    for rank, order in enumerate(orders):
+        if order.status in (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL) or in_flight(order.cloid):
+            if order.status is not OrderStatus.PENDING_CANCEL:
+                frozen.append((rank, order, pending_quote(order.cloid) or Quote(order.price, order.remaining)))
+        else:
+            acked.append((rank, order))
+    covered: set[int] = set()
+
+    def within_bps(price: Decimal, level: Quote) -> bool:
+        return abs(price - level.price) * _BPS <= bps * level.price
+
+    def within_size(size: Decimal, level: Quote) -> bool:
+        return abs(size - level.size) <= size_tol * level.size
+
+    # 1. In-flight orders cover levels within the price tolerance, then the leftovers the nearest levels.
+    pairs = [
+        (abs(q.price - level.price), i, rank, order.cloid)
+        for rank, order, q in frozen
+        for i, level in enumerate(levels)
+        if within_bps(q.price, level)
+    ]
+    matched = _max_matching(pairs)
+    covered.update(i for i, _ in matched)
+    busy = {cloid for _, cloid in matched}
+    pairs = [
+        (abs(q.price - level.price), i, rank, order.cloid)
+        for rank, order, q in frozen
+        if order.cloid not in busy
+        for i, level in enumerate(levels)
+        if i not in covered
+    ]
+    covered.update(i for _, i, _, _ in _greedy(pairs, set(), set()))
+    # 2. Acknowledged orders close enough in price and size keep their place.
+    by_cloid = {order.cloid: order for _, order in acked}
+    used: set[str] = set()
+    pairs = [
+        (abs(order.price - level.price), i, rank, order.cloid)
+        for rank, order in acked
+        for i, level in enumerate(levels)
+        if i not in covered and within_bps(order.price, level) and within_size(order.remaining, level)
+    ]
+    for i, cloid in _max_matching(pairs):
+        covered.add(i)
+        used.add(cloid)
+    plan = _SidePlan()
+    # 3. Leftover acknowledged orders are moved to the uncovered levels, nearest first.
+    if allow_modify:
+        pairs = [
+            (abs(order.price - level.price), i, rank, order.cloid)
+            for rank, order in acked
+            if order.cloid not in used
+            for i, level in enumerate(levels)
+            if i not in covered
+        ]
+        moved = sorted((i, cloid) for _, i, _, cloid in _greedy(pairs, covered, used))
+        for i, cloid in moved:
+            covered.add(i)
+            used.add(cloid)
+            plan.modify.append((by_cloid[cloid], levels[i]))
+    # 4. Whatever is still uncovered is placed; whatever is still unused is cancelled.
+    plan.place = [level for i, level in enumerate(levels) if i not in covered]
+    plan.cancel = [order for _, order in acked if order.cloid not in used]
+    return plan
+
+
+def _greedy(
+    pairs: list[tuple[Decimal, int, int, str]], taken_levels: set[int], taken_orders: set[str]
+) -> list[tuple[Decimal, int, int, str]]:
+    """Pick pairs by increasing (distance, level index, order rank, cloid), each level and order at most once."""
+    levels = set(taken_levels)
+    orders = set(taken_orders)
+    chosen = []
+    for pair in sorted(pairs):
+        _, i, _, cloid = pair
+        if i in levels or cloid in orders:
+            continue
+        levels.add(i)
+        orders.add(cloid)
+        chosen.append(pair)
+    return chosen
+
+
+def _max_matching(pairs: list[tuple[Decimal, int, int, str]]) -> list[tuple[int, str]]:
+    """A maximum matching of the admissible pairs, as (level index, cloid) sorted by level: greedy by
+    distance first, then augmenting paths from the orders left out, tried by price rank, levels nearest first."""
+    order_at = {i: cloid for _, i, _, cloid in _greedy(pairs, set(), set())}
+    matched = set(order_at.values())
+    adjacency: dict[str, list[int]] = {}
+    rank_of: dict[str, int] = {}
+    for _, i, rank, cloid in sorted(pairs):
+        adjacency.setdefault(cloid, []).append(i)
+        rank_of[cloid] = rank
+
+    def augment(cloid: str, seen: set[int]) -> bool:
+        for i in adjacency[cloid]:
+            if i in seen:
+                continue
+            seen.add(i)
+            holder = order_at.get(i)
+            if holder is None or augment(holder, seen):
+                order_at[i] = cloid
+                return True
+        return False
+
+    for cloid in sorted((c for c in adjacency if c not in matched), key=rank_of.__getitem__):
+        augment(cloid, set())
+    return sorted(order_at.items())

@@ -1,0 +1,1 @@
+"""Tests of the deterministic core: order tracking, portfolio, reconciliation, rounding."""
