@@ -12,7 +12,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,9 +20,31 @@ import attrs
 
 from mmtool.core.components import ExchangeAdapter
 from mmtool.core.engine import NS, Engine
-from mmtool.core.types import Event, RiskLevel, Timer
+from mmtool.core.types import Action, Event, RiskLevel, Timer
 
 log = logging.getLogger("mmtool.runner")
+
+
+class RunObserver:
+    """Sees everything the runner does, for metrics, journals and live displays; never decides anything.
+
+    ``on_event`` runs after the engine decided and BEFORE the actions are submitted, so a journal can write
+    them first. An observer that raises is logged, counted and dropped; trading goes on.
+    """
+
+    name = "observer"
+
+    def on_start(self, engine: Engine, adapter: ExchangeAdapter) -> None:
+        """The session is connected and about to trade."""
+
+    def on_event(self, engine: Engine, event: Event, actions: Sequence[Action], latency_ns: int) -> None:
+        """One event was handled; ``actions`` are about to be submitted."""
+
+    def on_status(self, engine: Engine) -> None:
+        """A status interval passed (simulated or exchange time)."""
+
+    def on_stop(self, engine: Engine, result: RunResult) -> None:
+        """The shutdown finished; ``result`` is final."""
 
 
 @attrs.frozen
@@ -61,12 +83,15 @@ class Runner:
         options: RunOptions,
         *,
         on_status: Callable[[Engine], None] | None = None,
+        observers: Sequence[RunObserver] = (),
         keep_latencies: int = 200_000,
     ) -> None:
         self.engine = engine
         self.adapter = adapter
         self.options = options
         self.on_status = on_status
+        self.observers = list(observers)
+        self.observer_errors = 0
         self.result = RunResult()
         self._stop_reason: str | None = None
         self._keep_latencies = keep_latencies
@@ -96,9 +121,11 @@ class Runner:
                     }
                 },
             )
+            self._notify("on_start", self.engine, self.adapter)
             self._events = self.adapter.events().__aiter__()
             await self._trade(start)
             await self._shutdown()
+            self._notify("on_stop", self.engine, self.result)
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
@@ -126,9 +153,25 @@ class Runner:
     def _handle(self, event: Event) -> list:
         t0 = time.perf_counter_ns()
         actions = self.engine.handle(event)
+        latency = time.perf_counter_ns() - t0
         if len(self.result.latencies_ns) < self._keep_latencies:
-            self.result.latencies_ns.append(time.perf_counter_ns() - t0)
+            self.result.latencies_ns.append(latency)
+        if self.observers:
+            self._notify("on_event", self.engine, event, actions, latency)
         return actions
+
+    def _notify(self, method: str, *args: object) -> None:
+        for observer in list(self.observers):
+            try:
+                getattr(observer, method)(*args)
+            except Exception as exc:  # an observer must never stop trading
+                self.observer_errors += 1
+                self.observers.remove(observer)
+                log.error(
+                    "Observer failed and was dropped",
+                    exc_info=exc,
+                    extra={"fields": {"observer": observer.name, "call": method}},
+                )
 
     async def _trade(self, start: int) -> None:
         duration_ns = None if self.options.duration_s is None else int(self.options.duration_s * NS)
@@ -157,6 +200,7 @@ class Runner:
                 self._status()
 
     def _status(self) -> None:
+        self._notify("on_status", self.engine)
         if self.on_status is not None:
             self.on_status(self.engine)
             return

@@ -7,6 +7,7 @@ where their components came from.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from mmtool.core.config_loader import component_config
 from mmtool.core.engine import Engine
 from mmtool.core.errors import ConfigError, KillSwitchEngaged, UnknownComponentError
 from mmtool.core.limits import check_limits
-from mmtool.core.runner import Runner, RunOptions, RunResult
+from mmtool.core.runner import Runner, RunObserver, RunOptions, RunResult
 from mmtool.core.summary import build_summary
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ async def run_session(
     *,
     seed: int | None = None,
     reset_kill: bool = False,
+    observers: Sequence[RunObserver] = (),
 ) -> SessionOutcome:
     """Connect, check limits against the account, trade until stopped, shut down, and summarise."""
     was_killed = check_kill_marker(settings, reset_kill)
@@ -136,7 +138,7 @@ async def run_session(
     except BaseException:
         await adapter.close()
         raise
-    result = await Runner(engine, adapter, options).run()
+    result = await Runner(engine, adapter, options, observers=observers).run()
     summary = build_summary(engine, result, network=settings.network.name, seed=seed)
     return SessionOutcome(engine, result, summary)
 
