@@ -129,6 +129,9 @@ DEFAULT_ESTIMATORS = (
     "volatility",
     "intensity",
     "microprice",
+    "liquidation-cascade",
+    "markouts",
+    "warmup",
 )
 
 
@@ -277,6 +280,60 @@ class MonitoringConfig:
         default=0, validator=[ge(0), le(65535)], metadata=_help("Prometheus port; 0 disables")
     )
     bind: str = attrs.field(default="127.0.0.1", metadata=_help("Address the metrics endpoint binds"))
+    allow_public_bind: bool = attrs.field(
+        default=False,
+        metadata=_help("Allow `bind` to be a non-loopback address (the endpoint has no authentication)"),
+    )
+    refresh_events: int = attrs.field(
+        default=256,
+        validator=ge(1),
+        metadata=_help("Refresh the gauges every this many events (and at every status interval)"),
+    )
+    live_status: bool = attrs.field(
+        default=True, metadata=_help("Show a live status view in the terminal when stdout is a TTY")
+    )
+
+
+@attrs.frozen
+class JournalConfig:
+    """The SQLite journal of orders, fills, funding and kills, for crash recovery and `mmtool report`."""
+
+    enabled: bool = attrs.field(
+        default=True, metadata=_help("Journal live and testnet runs (the simulator only with `simulator`)")
+    )
+    simulator: bool = attrs.field(default=False, metadata=_help("Also journal runs on the simulated exchange"))
+    path: str = attrs.field(
+        default="runs/{network}-{asset}.sqlite",
+        metadata=_help("Journal file; {network} and {asset} are filled in. Each run is a session in it"),
+    )
+    commit_interval_ms: float = attrs.field(
+        default=200.0,
+        validator=ge(0),
+        metadata=_help("Commit order updates at least this often (event time); fills and actions commit at once"),
+    )
+    synchronous: Literal["normal", "full"] = attrs.field(
+        default="normal",
+        validator=attrs.validators.in_(("normal", "full")),
+        metadata=_help("SQLite synchronous mode: normal survives a process crash, full also a power loss"),
+    )
+
+
+@attrs.frozen
+class AlertsConfig:
+    """Alert sinks and what counts as a reconnect storm."""
+
+    sinks: list[str] = attrs.field(
+        factory=list, metadata=_help("Alert sink plugins to send kill, pause, reconnect and reconciliation alerts to")
+    )
+    queue_size: int = attrs.field(
+        default=256, validator=ge(1), metadata=_help("Alerts waiting to be sent at most; more are dropped")
+    )
+    reconnect_storm_count: int = attrs.field(
+        default=5, validator=ge(1), metadata=_help("Reconnects within reconnect_storm_secs that raise an alert")
+    )
+    reconnect_storm_secs: float = attrs.field(
+        default=60.0, validator=gt(0), metadata=_help("Window of the reconnect-storm alert, seconds")
+    )
 
 
 @attrs.frozen
@@ -290,5 +347,7 @@ class Settings:
     risk: RiskConfig = attrs.field(factory=RiskConfig)
     logging: LoggingConfig = attrs.field(factory=LoggingConfig)
     monitoring: MonitoringConfig = attrs.field(factory=MonitoringConfig)
+    journal: JournalConfig = attrs.field(factory=JournalConfig)
+    alerts: AlertsConfig = attrs.field(factory=AlertsConfig)
     plugins: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     private_key: str | None = attrs.field(default=None, repr=False, metadata={"secret": True})
