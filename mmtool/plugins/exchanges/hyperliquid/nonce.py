@@ -1,0 +1,98 @@
+"""Millisecond nonces that only go up: never reused, never backwards, across bursts, threads and restarts.
+
+The exchange keeps the 100 highest nonces of each signer and refuses one that was used or is below the smallest
+of them, so a nonce manager must never hand out the same number twice, not even after a crash. Each nonce is
+``max(clock_ms(), last + 1)``. With a state file, the manager writes ahead: before issuing a nonce above the
+number on disk it atomically records ``nonce + reserve_ms`` there, so after a crash or restart it starts above
+anything it could have issued. The file is rewritten about once per ``reserve_ms`` of clock time, not per nonce.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from mmtool.plugins.exchanges.hyperliquid.errors import NonceStateError
+
+#: How far ahead of the last issued nonce the state file is written (ms): one write per this much clock time.
+DEFAULT_RESERVE_MS = 10_000
+
+
+def _read_state(path: Path) -> int:
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise NonceStateError(f"cannot read the nonce state {path}: {exc}") from exc
+    try:
+        value = int(text)
+    except ValueError:
+        raise NonceStateError(f"the nonce state {path} is corrupt (expected an integer, got {text[:40]!r})") from None
+    if value < 0:
+        raise NonceStateError(f"the nonce state {path} is corrupt (negative: {value})")
+    return value
+
+
+def _write_state(path: Path, value: int) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(f"{value}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        # The rename itself must be durable too, or a crash could bring back the old, lower number.
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise NonceStateError(f"cannot write the nonce state {path}: {exc}") from exc
+
+
+class NonceManager:
+    """Issues strictly increasing millisecond nonces for one signer; thread-safe and safe to call from asyncio.
+
+    :param clock_ms: the wall clock in milliseconds (injected, so tests control it).
+    :param state_path: where the write-ahead mark is kept across restarts; ``None`` keeps nothing on disk.
+    :param reserve_ms: how far ahead the mark is written.
+    """
+
+    def __init__(
+        self,
+        clock_ms: Callable[[], int],
+        state_path: Path | None = None,
+        reserve_ms: int = DEFAULT_RESERVE_MS,
+    ) -> None:
+        if reserve_ms < 1:
+            raise ValueError(f"reserve_ms must be >= 1 (got {reserve_ms})")
+        self._clock = clock_ms
+        self._path = state_path
+        self._reserve = reserve_ms
+        # A plain lock: the critical section is tiny (a state-file write at most once per reserve_ms), so holding
+        # it from a coroutine never stalls the event loop noticeably, and it also guards against other threads.
+        self._lock = threading.Lock()
+        self._reserved = _read_state(state_path) if state_path is not None else 0
+        self._last = self._reserved
+
+    @property
+    def last(self) -> int:
+        """The last nonce issued (or the restored write-ahead mark, before the first one)."""
+        return self._last
+
+    def next(self) -> int:
+        """The next nonce: the clock's milliseconds, or ``last + 1`` when the clock has not moved past it."""
+        with self._lock:
+            nonce = max(int(self._clock()), self._last + 1)
+            if self._path is not None and nonce > self._reserved:
+                mark = nonce + self._reserve
+                _write_state(self._path, mark)
+                self._reserved = mark
+            self._last = nonce
+            return nonce
