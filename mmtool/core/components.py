@@ -139,9 +139,16 @@ class Strategy(Protocol):
 
 @runtime_checkable
 class Estimator(Protocol):
-    """Learns a market parameter online from events; O(1) or amortised O(1) per event."""
+    """Learns a market parameter online from events; O(1) or amortised O(1) per event.
+
+    The engine publishes an estimator's values only once it is warmed up (strategies use their config
+    fallbacks until then). Quoting waits only for the estimators whose class sets ``gates_quoting = True``
+    (the built-in ``warmup`` gate); the others warm up while the maker already quotes on its fallbacks.
+    """
 
     name: ClassVar[str]
+    #: True when quoting must wait for this estimator's warm-up (optional; absent means False).
+    gates_quoting: ClassVar[bool]
 
     @classmethod
     def from_config(cls, config: Any, ctx: ComponentContext) -> Estimator: ...

@@ -153,7 +153,7 @@ class StrategyConfig:
         default=30, validator=ge(0), metadata=_help("Trades seen before quoting starts (warm-up)")
     )
     warmup_decay_secs: float = attrs.field(
-        default=60.0, validator=ge(0), metadata=_help("Seconds over which the prior defaults' influence decays")
+        default=20.0, validator=ge(0), metadata=_help("Seconds over which the prior defaults' influence decays")
     )
     ladder: LadderConfig = attrs.field(factory=LadderConfig, metadata=_help("Ladder shape"))
 

@@ -107,6 +107,8 @@ class Engine:
         self.settings = ctx.settings
         self.strategy = strategy
         self.estimators = list(estimators)
+        # Whether quoting waits for each estimator's warm-up; an optional class attribute of the protocol.
+        self._estimator_gates = [(e, bool(getattr(type(e), "gates_quoting", False))) for e in self.estimators]
         self.risk = RiskAggregator.from_settings(monitors, ctx.settings.risk)
         self.pretrade = PreTradeChecker(ctx.settings, ctx.rules)
         self.orders = OrderManager()
@@ -315,12 +317,16 @@ class Engine:
             return None
         values: dict[str, float] = {}
         warmed = True
-        for est in self.estimators:
+        for est, gates in self._estimator_gates:
             try:
+                ready = bool(est.warmed_up)
+                if gates and not ready:
+                    warmed = False
+                if not ready:
+                    continue
                 for key, value in est.values().items():
                     if isinstance(value, int | float) and math.isfinite(value):
                         values[key] = float(value)
-                warmed = warmed and bool(est.warmed_up)
             except Exception as exc:
                 self._component_failed(est, "values", exc)
                 warmed = False

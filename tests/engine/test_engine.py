@@ -68,6 +68,7 @@ class CountingWarmup:
     """Warm after ``n`` trades (test double)."""
 
     name = "count-warmup"
+    gates_quoting = True
 
     def __init__(self, n: int) -> None:
         self.n = n
@@ -274,3 +275,24 @@ def test_same_events_same_actions():
         return out
 
     assert session() == session()
+
+
+class SlowEstimator:
+    """Publishes a value but is never warm, and does not gate quoting (test double)."""
+
+    name = "slow"
+
+    def on_event(self, event, market) -> None:
+        return None
+
+    def values(self):
+        return {"sigma": 123.0}
+
+    warmed_up = False
+
+
+def test_values_of_cold_estimators_are_withheld_and_only_gates_block_quoting():
+    engine = make_engine(estimators=[SlowEstimator()])
+    actions = engine.handle(book(3500, NS))
+    assert actions, "a cold estimator that does not gate quoting does not stop quoting"
+    assert "sigma" not in engine.params.values

@@ -233,10 +233,12 @@ def _scripted(adapter: SimAdapter, step: int = 40) -> list:
 
     async def scenario():
         events = []
+        next_at = step
         async for event in adapter.events():
             events.append(event)
-            if len(events) % step == 0 and isinstance(event, BookUpdate):
+            if len(events) >= next_at and isinstance(event, BookUpdate):
                 n = len(events)
+                next_at = n + step
                 await adapter.submit([Place(f"o{n}", "ETH", Side.BUY, event.book.best_bid, Decimal("0.2"))])
             if event.ts_local_ns > EPOCH_NS + 3_000_000_000:
                 break
@@ -253,10 +255,12 @@ def test_the_same_seed_and_actions_give_the_same_events_at_any_speed():
     # And the synchronous stepping API gives the very same stream.
     adapter = make(seed=9)
     sync = []
+    next_at = 40
     while True:
         event = adapter.next_event()
         sync.append(event)
-        if len(sync) % 40 == 0 and isinstance(event, BookUpdate):
+        if len(sync) >= next_at and isinstance(event, BookUpdate):
+            next_at = len(sync) + 40
             adapter.submit_now([Place(f"o{len(sync)}", "ETH", Side.BUY, event.book.best_bid, Decimal("0.2"))])
         if event.ts_local_ns > EPOCH_NS + 3_000_000_000:
             break

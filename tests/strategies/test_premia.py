@@ -12,7 +12,9 @@ from mmtool.plugins.strategies.premia import Premia, PremiaConfig, compute_premi
 
 from ._build import WARM, make_ctx
 
-CONFIG = PremiaConfig(warmup_premium_bps=4.0, adverse_selection_weight=0.5, cascade_premium_bps=10.0)
+CONFIG = PremiaConfig(
+    warmup_premium_bps=4.0, adverse_selection_weight=0.5, cascade_premium_bps=10.0, cascade_threshold=0.0
+)
 
 
 def _values(**extra: float) -> dict[str, float]:
@@ -64,7 +66,7 @@ def test_total_half_spread_is_capped_and_floored():
 
 
 def test_strategy_half_spread_is_model_plus_premia():
-    strategy = Glft(Glft.Config(warmup_premium_bps=4.0, cascade_premium_bps=10.0))
+    strategy = Glft(Glft.Config(warmup_premium_bps=4.0, cascade_premium_bps=10.0, cascade_threshold=0.0))
     calm = strategy.plan(make_ctx())
     risky = strategy.plan(make_ctx(values=_values(warmup_uncertainty=0.5, cascade_severity=0.25), fee_bps=1.5))
     assert calm.half_spread_bps == pytest.approx(calm.model_half_spread_bps)
@@ -79,3 +81,13 @@ def test_strategy_half_spread_cap():
     strategy = Glft(Glft.Config(cascade_premium_bps=500.0))
     plan = strategy.plan(make_ctx(values=_values(cascade_severity=1.0), ladder=LadderConfig(max_depth_bps=30.0)))
     assert plan.half_spread_bps == 30.0
+
+
+def test_cascade_premium_applies_only_above_its_threshold():
+    config = PremiaConfig(cascade_premium_bps=10.0, cascade_threshold=0.3)
+    calm = compute_premia(make_ctx(values=_values(cascade_severity=0.3)), config)
+    half = compute_premia(make_ctx(values=_values(cascade_severity=0.65)), config)
+    full = compute_premia(make_ctx(values=_values(cascade_severity=1.0)), config)
+    assert calm.cascade_bps == 0.0
+    assert half.cascade_bps == pytest.approx(5.0)
+    assert full.cascade_bps == pytest.approx(10.0)

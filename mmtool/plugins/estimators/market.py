@@ -181,6 +181,7 @@ class Warmup(EstimatorBase):
     """Warm-up gate: quoting waits for enough trades, then the priors' influence decays to zero."""
 
     name: ClassVar[str] = "warmup"
+    gates_quoting: ClassVar[bool] = True
 
     @attrs.frozen
     class Config:

@@ -8,7 +8,9 @@ horizon ``τ``. The inventory part of the depths is then ``(1/κ)ln(v_q/v_{q+1})
 Overflow: ``exp(−Mτ)`` grows like ``exp(−λ_min τ)`` (``λ_min`` the smallest eigenvalue of ``M``, as low as
 ``−2η``). Only ratios of ``v`` matter, so we exponentiate ``−(M − λ_min I)τ``, whose eigenvalues are ``≤ 0``:
 the dominant mode stays of order one and nothing overflows. Entries that still underflow (extreme
-inventories with extreme parameters) are floored before taking logs.
+inventories with extreme parameters, where ``v`` falls below ~1e-290 of the dominant mode) carry no usable
+ratio; there the inventory term is taken from the asymptotic closed form ``((2q ± 1)/2)·ω``, the limit the
+exact solution converges to away from the horizon, instead of a meaningless zero.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import attrs
 import numpy as np
 from scipy.linalg import eigvalsh_tridiagonal, expm
 
-from mmtool.plugins.strategies.glft_math import alpha, eta
+from mmtool.plugins.strategies.glft_math import alpha, eta, omega
 
 _TINY = np.finfo(float).tiny
+#: ``ln v`` below this (relative to the dominant mode) is too close to underflow to give a ratio.
+_LOG_RELIABLE = math.log(1e-290)
 
 
 @attrs.frozen
@@ -55,7 +59,7 @@ def log_v(alpha_: float, eta_: float, q_max: int, tau: float) -> np.ndarray:
     lam_min = float(eigvalsh_tridiagonal(diag, off, select="i", select_range=(0, 0))[0])
     m = np.diag(diag - lam_min) + np.diag(off, 1) + np.diag(off, -1)
     v = expm(-m * tau) @ np.ones(2 * q_max + 1)
-    return np.log(np.maximum(v, _TINY))
+    return np.log(np.maximum(v, _TINY)) - math.log(max(float(v.max()), _TINY))
 
 
 def solve(sigma: float, gamma: float, kappa: float, arrival_a: float, q_max: int, tau: float) -> HjbTable:
@@ -64,6 +68,14 @@ def solve(sigma: float, gamma: float, kappa: float, arrival_a: float, q_max: int
     # index i is q = -Q + i: bid uses v_q / v_{q+1}, ask uses v_q / v_{q-1}
     bid = (lv[:-1] - lv[1:]) / kappa
     ask = (lv[1:] - lv[:-1]) / kappa
+    reliable = lv > _LOG_RELIABLE
+    pair_ok = reliable[:-1] & reliable[1:]
+    if not pair_ok.all():
+        w = omega(sigma, gamma, kappa, arrival_a)
+        q_bid = np.arange(-q_max, q_max, dtype=float)
+        q_ask = q_bid + 1.0
+        bid = np.where(pair_ok, bid, (2.0 * q_bid + 1.0) / 2.0 * w)
+        ask = np.where(pair_ok, ask, -(2.0 * q_ask - 1.0) / 2.0 * w)
     return HjbTable(q_max=q_max, bid_terms=bid, ask_terms=ask)
 
 

@@ -27,7 +27,7 @@ class PremiaConfig:
     """Options of the additive premia, shared by every built-in strategy's config."""
 
     warmup_premium_bps: float = attrs.field(
-        default=5.0,
+        default=2.0,
         validator=ge(0),
         metadata={"help": "Bps added to the half-spread when fully cold, scaled by warmup_uncertainty (0..1)"},
     )
@@ -40,6 +40,11 @@ class PremiaConfig:
         default=20.0,
         validator=ge(0),
         metadata={"help": "Bps added at full liquidation-cascade severity, scaled by cascade_severity (0..1)"},
+    )
+    cascade_threshold: float = attrs.field(
+        default=0.3,
+        validator=ge(0),
+        metadata={"help": "Cascade severity below which no premium applies; above it the premium ramps to full at 1"},
     )
     include_maker_fee: bool = attrs.field(
         default=True, metadata={"help": "Add the maker fee (trading.maker_fee_bps) to the half-spread"}
@@ -78,7 +83,10 @@ def compute_premia(ctx: QuoteContext, config: PremiaConfig) -> Premia:
     cold = _unit(params.get("warmup_uncertainty", 0.0 if params.warmed_up else 1.0))
     adverse = params.get("adverse_selection_bps", 0.0)
     adverse = max(adverse, 0.0) if math.isfinite(adverse) else 0.0
-    cascade = _unit(params.get("cascade_severity", 0.0))
+    severity = _unit(params.get("cascade_severity", 0.0))
+    # Calm markets read a small non-zero severity; only the excess over the threshold is cascade risk.
+    threshold = min(config.cascade_threshold, 0.999)
+    cascade = max(severity - threshold, 0.0) / (1.0 - threshold)
     fee = ctx.maker_fee_bps if config.include_maker_fee and math.isfinite(ctx.maker_fee_bps) else 0.0
     return Premia(
         warmup_bps=cold * config.warmup_premium_bps,

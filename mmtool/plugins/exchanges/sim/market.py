@@ -16,8 +16,8 @@ The model (all defaults in :class:`MarketConfig`):
   ratio 0.6, mean rate mu / (1 - 0.6) = 1.5/s), sampled exactly (Dassios & Zhao). The aggressor buys with
   probability ``0.5 + flow_drift_beta * tanh(z)``, z the price drift over ``flow_window_secs`` in units of its
   volatility. Each aggressive order first draws how many levels beyond the touch it sweeps, geometric with
-  ``P(K >= k) = exp(-kappa * k * tick / price)`` (``trade_depth_kappa`` = 1e4 per unit relative depth: about 3/4
-  of orders reach past the touch at 3500, most stay within 3 bps), then consumes every displayed level before
+  ``P(K >= k) = exp(-kappa * k * tick / price)`` (``trade_depth_kappa`` = 4e3 per unit relative depth: a
+  sweep reaches past 2.5 bps with probability 1/e, most stay within 6 bps; a volatile session's flow), then consumes every displayed level before
   level K and trades a Pareto-distributed amount (scale ``trade_size_min``, tail index ``trade_size_tail``) at
   level K: its displayed size first, anything beyond it against hidden liquidity that refills the level (so
   sizes keep their heavy tail without sweeping the whole book). Trade prints therefore thin out exponentially
@@ -123,7 +123,7 @@ class MarketConfig:
         default=1.2, validator=gt(0), metadata=_help("Pareto tail index of that amount (smaller is heavier)")
     )
     trade_depth_kappa: float = attrs.field(
-        default=10_000.0, validator=gt(0), metadata=_help("Decay of sweep depth, per unit relative depth")
+        default=4_000.0, validator=gt(0), metadata=_help("Decay of sweep depth, per unit relative depth")
     )
     flow_drift_beta: float = attrs.field(
         default=0.3, validator=[ge(0), le(0.5)], metadata=_help("How strongly the aggressor side follows the drift")
