@@ -147,8 +147,8 @@ class Estimator(Protocol):
     """
 
     name: ClassVar[str]
-    #: True when quoting must wait for this estimator's warm-up (optional; absent means False).
-    gates_quoting: ClassVar[bool]
+    # ``gates_quoting: ClassVar[bool] = True`` is optional (absent means False), so it is not a protocol
+    # member: ``isinstance(x, Estimator)`` must keep accepting estimators that do not set it.
 
     @classmethod
     def from_config(cls, config: Any, ctx: ComponentContext) -> Estimator: ...

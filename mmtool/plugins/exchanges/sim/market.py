@@ -11,18 +11,20 @@ The model (all defaults in :class:`MarketConfig`):
   lasting ``wide_spread_secs`` on average) and cascades. Displayed size decays with distance from the touch,
   ``touch_size * exp(-k / depth_decay_levels) + depth_floor``, with log-normal noise; a level that persists
   across refreshes moves part of the way to its target each time (so queues evolve smoothly).
-* **Trades.** Aggressive orders arrive as a Hawkes process with exponential kernel: intensity
-  ``mu + sum alpha * exp(-beta * (t - t_i))``, defaults mu = 0.6/s, alpha = 1.2/s, beta = 2/s (branching
-  ratio 0.6, mean rate mu / (1 - 0.6) = 1.5/s), sampled exactly (Dassios & Zhao). The aggressor buys with
-  probability ``0.5 + flow_drift_beta * tanh(z)``, z the price drift over ``flow_window_secs`` in units of its
-  volatility. Each aggressive order first draws how many levels beyond the touch it sweeps, geometric with
-  ``P(K >= k) = exp(-kappa * k * tick / price)`` (``trade_depth_kappa`` = 4e3 per unit relative depth: a
-  sweep reaches past 2.5 bps with probability 1/e, most stay within 6 bps; a volatile session's flow), then consumes every displayed level before
-  level K and trades a Pareto-distributed amount (scale ``trade_size_min``, tail index ``trade_size_tail``) at
-  level K: its displayed size first, anything beyond it against hidden liquidity that refills the level (so
-  sizes keep their heavy tail without sweeping the whole book). Trade prints therefore thin out exponentially
-  with distance from the mid, so intensity fits of ``lambda(delta) = A * exp(-kappa * delta)`` recover a kappa
-  of that order, and one print is published per level walked, as on Hyperliquid.
+* **Trades.** Aggressive orders arrive as a Hawkes process with exponential kernel: intensity ``mu + sum alpha *
+  exp(-beta * (t - t_i))``, defaults mu = 0.6/s, alpha = 1.2/s, beta = 2/s (branching ratio 0.6, mean rate mu / (1
+  - 0.6) = 1.5/s), sampled exactly (Dassios & Zhao). The aggressor buys with probability ``0.5 + flow_drift_beta *
+  tanh(z)``, z the price drift over ``flow_window_secs`` in units of its volatility. Each aggressive order first
+  draws how many levels beyond the touch it sweeps, geometric with ``P(K >= k) = exp(-kappa * k * tick / price)``
+  (``trade_depth_kappa`` = 4e3 per unit relative depth: a sweep reaches past 2.5 bps with probability 1/e, most
+  stay within 6 bps; a volatile session's flow), then consumes every displayed level before level K and trades a
+  Pareto-distributed amount (scale ``trade_size_min``, tail index ``trade_size_tail``) at level K: its displayed
+  size first, anything beyond it against hidden liquidity that refills the level (so sizes keep their heavy tail
+  without sweeping the whole book). Trade prints therefore thin out exponentially with distance from the mid, so
+  intensity fits of ``lambda(delta) = A * exp(-kappa * delta)`` recover a kappa of that order, and one print is
+  published per level walked, as on Hyperliquid. A sweep leaves permanent impact: the latent price moves
+  ``sweep_impact`` (0.3) of the sweep's reach from the mid its way, so the passive orders it fills are adversely
+  selected.
 * **Cascades.** Poisson (``cascade_rate_per_hour``) or forced at ``cascade_at_secs``: for
   ``cascade_duration_secs`` the price drifts ``cascade_move_bps`` one way (down 60 % of the time), the spread
   widens and large one-sided aggressive orders sweep deep at ``cascade_trade_rate`` per second.
@@ -124,6 +126,11 @@ class MarketConfig:
     )
     trade_depth_kappa: float = attrs.field(
         default=4_000.0, validator=gt(0), metadata=_help("Decay of sweep depth, per unit relative depth")
+    )
+    sweep_impact: float = attrs.field(
+        default=0.3,
+        validator=ge(0),
+        metadata=_help("Permanent impact: fraction of a sweep's depth (from the mid) the latent price moves"),
     )
     flow_drift_beta: float = attrs.field(
         default=0.3, validator=[ge(0), le(0.5)], metadata=_help("How strongly the aggressor side follows the drift")
@@ -422,6 +429,12 @@ class SyntheticMarket:
         if last[1] <= 0:
             del levels[0]
         consumed.append((last[0], part))
+        # Permanent impact: a sweep that reaches deep leaves the price moved its way, so passive orders it
+        # fills are adversely selected, as on a real venue (without it every maker looks profitable).
+        if cfg.sweep_impact > 0:
+            mid = math.exp(self._x) * 10**self.price_scale
+            reach = abs(last[0] - mid) / mid
+            self._x += side.sign * cfg.sweep_impact * reach
         return SweepStep(t, side, tuple(consumed), cascade, part - shown)
 
     def _draw_next_trade(self, now: int) -> int:
