@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml $(BIN)/python
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/mmtool run --strategy glft-ladder --duration 60 --speed 4 --seed 1
+	$(BIN)/mmtool run --strategy glft-ladder --duration 60 --seed 1
 
 test: $(STAMP)
 	$(BIN)/ruff check .
