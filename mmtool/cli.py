@@ -224,6 +224,22 @@ from mmtool.commands.run import run_command  # noqa: E402  (needs the helpers ab
 
 main.add_command(run_command)
 
+from mmtool.commands.report import report_command  # noqa: E402
+
+main.add_command(report_command)
+
+from mmtool.commands.backtest import backtest_command  # noqa: E402
+
+main.add_command(backtest_command)
+
+from mmtool.commands.sweep import sweep_command  # noqa: E402
+
+main.add_command(sweep_command)
+
+from mmtool.commands.record import record_command  # noqa: E402
+
+main.add_command(record_command)
+
 
 if __name__ == "__main__":
     sys.exit(main())

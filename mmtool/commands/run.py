@@ -15,6 +15,7 @@ from mmtool.core.config_loader import resolve_private_key, validate_components
 from mmtool.core.errors import ConfigError, MmtoolError
 from mmtool.core.runner import RunOptions
 from mmtool.core.session import run_session
+from mmtool.observe.wiring import build_observation
 
 #: Exit code after a kill switch fired (a normal stop exits 0).
 EXIT_KILLED = 3
@@ -76,6 +77,11 @@ def _overrides(opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("--metrics-port", type=int, help="Prometheus metrics port (0 disables).")
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Write the run summary here at exit.")
 @click.option("--reset-kill", is_flag=True, help="Remove a previous kill marker and trade with reduced limits.")
+@click.option("--journal", "journal_path", type=click.Path(dir_okay=False),
+              help="Journal the session into this SQLite file (also on the simulator).")
+@click.option("--no-journal", is_flag=True, help="Do not journal this session.")
+@click.option("--live/--no-live", "live_status", default=None,
+              help="Live status view (default: when stdout is a terminal and monitoring.live_status).")
 @click.pass_context
 def run_command(ctx: click.Context, **opts: Any) -> None:
     """Run the market maker (default: on the in-process simulated exchange)."""
@@ -102,9 +108,19 @@ def run_command(ctx: click.Context, **opts: Any) -> None:
             flatten_on_kill=settings.risk.flatten_on_kill,
             kill_marker=Path(settings.risk.kill_marker),
         )
-        outcome = asyncio.run(
-            run_session(settings, registry, options, seed=opts.get("seed"), reset_kill=opts["reset_kill"])
+        # Observability wiring: metrics endpoint, journal (+ recovery), alerts, live status.
+        observation = build_observation(
+            settings, registry, seed=opts.get("seed"),
+            journal_file=Path(opts["journal_path"]) if opts.get("journal_path") else None,
+            journal=False if opts["no_journal"] else None, live_status=opts["live_status"],
         )
+        try:
+            outcome = asyncio.run(
+                run_session(settings, registry, options, seed=opts.get("seed"), reset_kill=opts["reset_kill"],
+                            observers=observation.observers, on_connected=observation.on_connected)
+            )
+        finally:
+            observation.close()
     except MmtoolError as exc:
         raise click.ClickException(str(exc)) from exc
     if opts.get("summary_json"):

@@ -125,3 +125,42 @@ def mmtool_resolve_secret(name: str, settings: Any) -> str | None:
         def mmtool_resolve_secret(name, settings):
             return keyring.get_password("mmtool", name) if name == "private_key" else None
     """
+
+
+@hookspec
+def mmtool_register_metrics() -> list[type]:
+    """Return metric source classes: each adds its own Prometheus metrics to a session's metrics endpoint.
+
+    Called once per session that serves metrics (``--metrics-port``). A class has a ``name`` and two methods:
+    ``create(registry, asset)`` (classmethod) declares its metrics in the session's own
+    ``prometheus_client.CollectorRegistry`` and returns an instance; ``update(engine)`` refreshes them and is
+    called at every gauge refresh (every ``monitoring.refresh_events`` events and each status interval),
+    never per event. A source that raises is logged, counted and dropped; trading goes on.
+
+    :return: a list of metric source classes (empty if none).
+
+    Example::
+
+        @hookimpl
+        def mmtool_register_metrics():
+            return [QueueDepthMetrics]
+    """
+
+
+@hookspec
+def mmtool_register_alert_sinks() -> list[type]:
+    """Return the alert sink classes this plugin provides (kind ``alert_sink``).
+
+    Called once when the plugin manager loads. Each class has ``name``, ``Config``, ``from_config(config,
+    ctx)``, ``send(alert)`` and ``close()``. Sinks named in ``[alerts] sinks`` receive every
+    :class:`mmtool.observe.alerts.Alert` (kill, pause, reconnect storm, reconciliation) from a background
+    thread with a bounded queue, so a slow sink never blocks trading; one that raises is logged and counted.
+
+    :return: a list of alert sink classes (empty if none).
+
+    Example::
+
+        @hookimpl
+        def mmtool_register_alert_sinks():
+            return [PagerDutySink]
+    """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -83,8 +84,22 @@ class _TextFormatter(logging.Formatter):
         return redact(line)
 
 
+def _finite(value: Any) -> Any:
+    """Non-finite floats as strings (``"nan"``, ``"inf"``): JSON has no NaN, and jq rejects it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``ts``, ``level``, ``logger``, ``event`` and the structured fields."""
+    """One JSON object per line: ``ts``, ``level``, ``logger``, ``event`` and the structured fields.
+
+    The line is strict JSON (non-finite floats become strings) so ``jq`` and log shippers parse every line.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         """Serialise the record; values JSON cannot encode are written as strings."""
@@ -99,7 +114,11 @@ class JsonFormatter(logging.Formatter):
             out[f"{key}_" if key in _JSON_CORE else key] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return redact(json.dumps(out, default=str, ensure_ascii=False))
+        try:
+            text = json.dumps(out, default=str, ensure_ascii=False, allow_nan=False)
+        except ValueError:
+            text = json.dumps(_finite(out), default=str, ensure_ascii=False, allow_nan=False)
+        return redact(text)
 
 
 class _StderrHandler(logging.StreamHandler):

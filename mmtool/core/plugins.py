@@ -30,6 +30,7 @@ KIND_HOOKS: dict[str, str] = {
     "estimator": "mmtool_register_estimators",
     "risk_monitor": "mmtool_register_risk_monitors",
     "exchange": "mmtool_register_exchanges",
+    "alert_sink": "mmtool_register_alert_sinks",
 }
 #: Plural names for messages ("registered strategies: ...").
 KIND_PLURALS: dict[str, str] = {
@@ -37,6 +38,7 @@ KIND_PLURALS: dict[str, str] = {
     "estimator": "estimators",
     "risk_monitor": "risk monitors",
     "exchange": "exchanges",
+    "alert_sink": "alert sinks",
 }
 #: Kind given to a broken plugin whose components are unknown (it failed before registering any).
 BROKEN_PLUGIN_KIND = "plugin"

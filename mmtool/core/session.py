@@ -7,7 +7,7 @@ where their components came from.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,8 +107,13 @@ async def run_session(
     seed: int | None = None,
     reset_kill: bool = False,
     observers: Sequence[RunObserver] = (),
+    on_connected: Callable[[Engine, ExchangeAdapter], Awaitable[None]] | None = None,
 ) -> SessionOutcome:
-    """Connect, check limits against the account, trade until stopped, shut down, and summarise."""
+    """Connect, check limits against the account, trade until stopped, shut down, and summarise.
+
+    ``on_connected`` runs once the engine is built and the exchange's position adopted, before trading (the
+    journal's recovery: reconcile the journal with the exchange's fills and position).
+    """
     was_killed = check_kill_marker(settings, reset_kill)
     adapter = build_adapter(settings, registry)
     await adapter.connect()
@@ -135,6 +140,9 @@ async def run_session(
             log.warning("Adopted the exchange's position", extra={"fields": {"position": str(exchange_position.size)}})
         if was_killed:
             engine.risk.reset(adapter.clock.now_ns())
+        # Observability wiring: start-up journal recovery.
+        if on_connected is not None:
+            await on_connected(engine, adapter)
     except BaseException:
         await adapter.close()
         raise

@@ -1,0 +1,169 @@
+"""The journal: what a session wrote, deduplicated fills, bad and concurrent writes, and start-up recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sqlite3
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mmtool.cli import main
+from mmtool.core.config_loader import load_settings
+from mmtool.core.plugins import load_registry
+from mmtool.core.runner import RunObserver, RunOptions
+from mmtool.core.session import run_session
+from mmtool.core.types import Fill, Liquidity, Position, Side
+from mmtool.observe.hub import ObserveHub
+from mmtool.observe.journal import Journal, JournalError, JournalObserver, connect, recover
+from mmtool.observe.report import build_report
+
+from .conftest import Observed
+
+SUMMARY_KEYS = ("fills", "volume", "position", "realized_pnl", "unrealized_pnl", "total_pnl", "fees", "funding",
+                "orders_placed", "orders_modified", "orders_cancelled", "orders_rejected", "kill_switch_events",
+                "stop_reason", "strategy", "asset", "network", "seed", "duration")
+
+
+def fill(trade_id: str, side: Side = Side.BUY, size: str = "0.1", ts: int = 10, asset: str = "ETH") -> Fill:
+    return Fill(asset, "c1", 1, trade_id, side, Decimal("3500.5"), Decimal(size), Decimal("0.05"),
+                Liquidity.MAKER, ts, ts)
+
+
+def open_journal(path: Path, network: str = "testnet", start: str = "0") -> Journal:
+    journal = Journal(path)
+    journal.open_session(network=network, asset="ETH", strategy="glft", seed=None, started_ns=0,
+                         start_position=Decimal(start), start_entry=Decimal("3500"), adverse_horizon_s=5.0,
+                         capital_usd=1000.0)
+    return journal
+
+
+def test_report_agrees_with_the_summary(observed: Observed) -> None:
+    report = build_report(observed.journal_path)
+    for key in SUMMARY_KEYS:
+        assert report[key] == observed.summary[key], key
+    assert report["clean"] is True
+    assert sum(report["fills_by_side"].values()) == sum(report["fills_by_depth"].values()) == report["fills"]
+    assert report["markouts_bps"]["count"] > 0
+    result = CliRunner().invoke(main, ["report", "--journal", str(observed.journal_path)])
+    assert result.exit_code == 0, result.output
+    assert f"fills: {observed.summary['fills']} " in result.output
+    assert "split: spread capture" in result.output
+    listed = CliRunner().invoke(main, ["report", "--journal", str(observed.journal_path), "--list"])
+    assert "duration reached" in listed.output
+
+
+def test_every_fill_of_the_session_is_journaled_once(observed: Observed) -> None:
+    conn = connect(observed.journal_path, readonly=True)
+    rows = conn.execute("SELECT trade_id, mid, mid_h FROM fills").fetchall()
+    assert len(rows) == observed.summary["fills"] == len({r["trade_id"] for r in rows})
+    assert all(r["mid"] is not None for r in rows)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_a_replayed_fill_is_not_doubled(tmp_path: Path) -> None:
+    journal = open_journal(tmp_path / "j.sqlite")
+    assert journal.add_fill(fill("t1"), mid=Decimal("3500"), position_after=Decimal("0.1"))
+    assert not journal.add_fill(fill("t1"), mid=Decimal("3500"), position_after=Decimal("0.1"))
+    journal.commit()
+    assert journal.conn.execute("SELECT COUNT(*) FROM fills").fetchone()[0] == 1
+    journal.close()
+
+
+def test_bad_writes_are_refused(tmp_path: Path) -> None:
+    journal = open_journal(tmp_path / "j.sqlite")
+    with pytest.raises(sqlite3.IntegrityError):
+        journal.conn.execute("INSERT INTO fills (venue, trade_id, session_id, asset, ts_exchange_ns, ts_local_ns,"
+                             " side, price, size, fee, liquidity) VALUES ('x', 't', 1, 'ETH', 0, 0, 'up', '1', '1',"
+                             " '0', 'maker')")
+    with pytest.raises(sqlite3.IntegrityError):
+        journal.conn.execute("INSERT INTO actions (session_id, ts_ns, kind, cloid) VALUES (99, 0, 'place', 'c')")
+    journal.close()
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(JournalError, match="cannot open the journal"):
+        Journal(garbage)
+
+
+def test_one_run_per_journal_and_concurrent_writers_do_not_double(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = open_journal(path)
+    with pytest.raises(JournalError, match="in use by another mmtool run"):
+        Journal(path)
+    journal.close()
+    # Below the lock, SQLite itself serialises writers: several connections replaying the same fills at once
+    # leave each fill exactly once, and a reader sees consistent counts meanwhile (WAL).
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            conn = connect(path)
+            for i in range(200):
+                conn.execute("INSERT OR IGNORE INTO fills (venue, trade_id, session_id, asset, ts_exchange_ns,"
+                             " ts_local_ns, side, price, size, fee, liquidity) VALUES ('testnet', ?, 1, 'ETH', 0, 0,"
+                             " 'buy', '1', '1', '0', 'maker')", (str(i),))
+                conn.commit()
+            conn.close()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    reader = connect(path, readonly=True)
+    seen = [reader.execute("SELECT COUNT(*) FROM fills").fetchone()[0] for _ in range(50)]
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert seen == sorted(seen)
+    assert reader.execute("SELECT COUNT(*) FROM fills").fetchone()[0] == 200
+    reader.close()
+
+
+def test_recovery_adds_missing_fills_and_compares_positions(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = open_journal(path, start="0.5")
+    journal.add_fill(fill("t1"), mid=None, position_after=None)
+    journal.commit()
+    journal.close()  # crashed: no close_session
+    journal = Journal(path)
+    exchange = [fill("t1"), fill("t2", Side.SELL, "0.3"), fill("t3", ts=-5), fill("t4", asset="BTC")]
+    result = recover(journal, "testnet", "ETH", exchange, Position("ETH", Decimal("0.3")))
+    assert result.crashed_sessions == (1,)
+    assert result.recovered_fills == 1  # t2: t1 is known, t3 predates the session, t4 is another asset
+    assert result.journal_position == Decimal("0.3")  # 0.5 + 0.1 - 0.3
+    assert not result.discrepancy
+    assert recover(journal, "testnet", "ETH", exchange, Position("ETH", Decimal("0.4"))).discrepancy
+    row = journal.conn.execute("SELECT stop_reason, clean FROM sessions WHERE id = 1").fetchone()
+    assert (row["stop_reason"], row["clean"]) == ("crashed", 0)
+    assert journal.conn.execute("SELECT source FROM fills WHERE trade_id = 't2'").fetchone()[0] == "recovered"
+    journal.close()
+    assert build_report(path, 1)["recovered_fills"] == 1
+
+
+def test_a_failing_journal_fires_the_kill_switch(tmp_path: Path) -> None:
+    settings = load_settings(None, overrides={"plugins.sim.speed": math.inf, "plugins.sim.seed": 3}, env={})
+    journal = Journal(tmp_path / "j.sqlite")
+    hub = ObserveHub("ETH")
+
+    class Breaker(RunObserver):
+        name = "breaker"
+
+        def __init__(self) -> None:
+            self.events = 0
+
+        def on_event(self, engine, event, actions, latency_ns) -> None:
+            self.events += 1
+            if self.events == 500:
+                journal.conn.close()  # the disk went away
+
+    observers = [Breaker(), JournalObserver(journal, hub, network="sim")]
+    outcome = asyncio.run(run_session(settings, load_registry(), RunOptions(duration_s=120), observers=observers))
+    assert outcome.summary["stop_reason"].startswith("kill switch: journal write failed")
+    assert hub.journal_errors >= 1
+    journal.close()
