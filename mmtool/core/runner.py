@@ -40,6 +40,9 @@ class RunObserver:
     def on_event(self, engine: Engine, event: Event, actions: Sequence[Action], latency_ns: int) -> None:
         """One event was handled; ``actions`` are about to be submitted."""
 
+    def on_submit(self, engine: Engine, actions: Sequence[Action]) -> None:
+        """Actions are about to leave the process (every batch: trading, shutdown cancels, flatten orders)."""
+
     def on_status(self, engine: Engine) -> None:
         """A status interval passed (simulated or exchange time)."""
 
@@ -160,6 +163,12 @@ class Runner:
             self._notify("on_event", self.engine, event, actions, latency)
         return actions
 
+    async def _submit(self, actions: Sequence[Action]) -> None:
+        """Tell the observers (a journal writes the batch first), then send it."""
+        if self.observers:
+            self._notify("on_submit", self.engine, actions)
+        await self.adapter.submit(actions)
+
     def _notify(self, method: str, *args: object) -> None:
         for observer in list(self.observers):
             try:
@@ -184,7 +193,7 @@ class Runner:
                 return
             actions = self._handle(event)
             if actions:
-                await self.adapter.submit(actions)
+                await self._submit(actions)
             now = event.ts_local_ns
             if self.engine.killed:
                 self._stop_reason = "kill switch: " + (self.engine.risk.kill_events[-1].reason
@@ -215,7 +224,7 @@ class Runner:
         now = self.adapter.clock.now_ns()
         actions = engine.stop(now)
         if actions:
-            await self.adapter.submit(actions)
+            await self._submit(actions)
         deadline = now + int(opts.shutdown_timeout_s * NS)
         retry_ns = int(opts.cancel_retry_s * NS)
         next_retry = now + retry_ns
@@ -226,7 +235,7 @@ class Runner:
                 break
             actions = self._handle(event)
             if actions:
-                await self.adapter.submit(actions)
+                await self._submit(actions)
             t = event.ts_local_ns
             if t >= next_retry and engine.live_orders():
                 if rounds >= opts.max_cancel_rounds or t >= deadline:
@@ -236,7 +245,7 @@ class Runner:
                 retry = engine.stop(t)
                 log.warning("Retrying cancels", extra={"fields": {"round": rounds, "orders": len(retry)}})
                 if retry:
-                    await self.adapter.submit(retry)
+                    await self._submit(retry)
         remaining = await self._confirm_no_orders()
         if killed and opts.flatten_on_kill:
             await self._flatten()
@@ -293,7 +302,7 @@ class Runner:
         if not actions:
             return
         log.warning("Flattening position after kill", extra={"fields": {"position": str(self.engine.position)}})
-        await self.adapter.submit(actions)
+        await self._submit(actions)
         deadline = self.adapter.clock.now_ns() + 5 * NS
         while self.engine.live_orders():
             event = await self._next()

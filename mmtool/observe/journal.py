@@ -9,10 +9,8 @@ the event being handled (which the exchange's fill history gives back at the nex
 :func:`recover`). Fills are keyed by ``(venue, trade_id)``, so replaying a fill cannot double it. Money is
 stored as decimal text, exactly.
 
-Actions are written by a thin wrapper around the adapter's ``submit`` (installed in ``on_start``, removed in
-``on_stop``), so the cancels of the shutdown and a flatten after a kill, which the runner sends without an
-``on_event``, are journaled too, each batch committed before it leaves. An adapter whose ``submit`` cannot be
-wrapped has its actions journaled from ``on_event`` instead (the shutdown's then go unrecorded).
+Actions are written in ``on_submit``, which the runner calls for every batch just before it leaves (the
+cancels of the shutdown and a flatten after a kill included), each batch committed before it is sent.
 
 A venue is the exchange account the fills belong to: the network name for a live network, and
 ``sim-session-<id>`` on the simulator, whose exchange lives and dies with its process.
@@ -374,34 +372,17 @@ class JournalObserver(RunObserver):
         self._dirty = False
         self._last_commit_ns = 0
         self._failed = False
-        self._adapter: Any = None
         self.summary: dict[str, Any] | None = None
 
-    def _wrap_submit(self, engine: Engine, adapter: ExchangeAdapter) -> None:
-        """Route the adapter's ``submit`` through the journal: write and commit the actions, then send them."""
-        send = adapter.submit
-
-        async def submit(actions: Sequence[Action]) -> None:
-            if actions:
-                try:
-                    self.journal.add_actions(engine.now_ns, actions)
-                    self.journal.commit()
-                except sqlite3.Error as exc:
-                    self._fail(engine, exc)
-            await send(actions)
-
-        try:
-            adapter.submit = submit  # type: ignore[method-assign]
-        except AttributeError:
-            log.warning("Journal: cannot wrap the adapter's submit; shutdown actions will not be journaled")
+    def on_submit(self, engine: Engine, actions: Sequence[Action]) -> None:
+        """Write and commit a batch before it leaves (shutdown cancels and flatten orders included)."""
+        if not actions:
             return
-        self._adapter = adapter
-
-    def _unwrap_submit(self) -> None:
-        if self._adapter is not None:
-            with contextlib.suppress(AttributeError):
-                del self._adapter.submit
-            self._adapter = None
+        try:
+            self.journal.add_actions(engine.now_ns, actions)
+            self.journal.commit()
+        except sqlite3.Error as exc:
+            self._fail(engine, exc)
 
     def on_start(self, engine: Engine, adapter: ExchangeAdapter) -> None:
         """Open the session with the position the engine starts from."""
@@ -414,7 +395,6 @@ class JournalObserver(RunObserver):
         )
         self._fills = portfolio.fills
         self._kills = len(engine.risk.kill_events)
-        self._wrap_submit(engine, adapter)
         log.info("Journal session started", extra={"fields": {"path": str(self.journal.path),
                                                                "session": self.journal.session_id}})
 
@@ -427,7 +407,7 @@ class JournalObserver(RunObserver):
 
     def _write(self, engine: Engine, event: Event, actions: Sequence[Action]) -> None:
         journal = self.journal
-        urgent = bool(actions) and self._adapter is None
+        urgent = False
         kind = type(event)
         if kind is Fill:
             portfolio = engine.portfolio
@@ -443,8 +423,6 @@ class JournalObserver(RunObserver):
         elif kind is Funding:
             journal.add_funding(event)
             urgent = True
-        if actions and self._adapter is None:
-            journal.add_actions(engine.now_ns, actions)
         kills = engine.risk.kill_events
         if len(kills) > self._kills:
             for kill in kills[self._kills :]:
@@ -473,7 +451,6 @@ class JournalObserver(RunObserver):
 
     def on_stop(self, engine: Engine, result: RunResult) -> None:
         """Close the session with the final mark, the summary and the PnL split."""
-        self._unwrap_submit()
         split = None
         portfolio = engine.portfolio
         self.summary = build_summary(engine, result, network=self.network, seed=self.seed)
