@@ -57,6 +57,13 @@ class AssetRules:
     max_leverage: int = 50
     is_spot: bool = False
     min_notional: Decimal = MIN_NOTIONAL
+    # Derived once: these sit on the hot path of every quote.
+    _lot: Decimal = attrs.field(init=False, repr=False, eq=False)
+    _quanta: tuple[Decimal, ...] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_lot", Decimal(1).scaleb(-self.sz_decimals))
+        object.__setattr__(self, "_quanta", tuple(Decimal(1).scaleb(-d) for d in range(SPOT_MAX_DECIMALS + 1)))
 
     @property
     def max_price_decimals(self) -> int:
@@ -67,7 +74,7 @@ class AssetRules:
     @property
     def lot(self) -> Decimal:
         """The size increment, ``10**-szDecimals``."""
-        return Decimal(1).scaleb(-self.sz_decimals)
+        return self._lot
 
     def price_decimals(self, price: Decimal) -> int:
         """Decimals allowed for a price of this magnitude (5 significant figures, capped)."""
@@ -93,10 +100,10 @@ class AssetRules:
             raise RoundingError(f"{self.asset}: price must be a finite number > 0 (got {price})")
         mode = _mode(side, direction)
         with localcontext(_CTX):
-            rounded = px.quantize(Decimal(1).scaleb(-self.price_decimals(px)), rounding=mode)
+            rounded = px.quantize(self._quanta[self.price_decimals(px)], rounding=mode)
             # Rounding up can carry into the next magnitude (9.99996 -> 10.0000); re-round at the new magnitude.
-            if rounded > 0 and not self.is_valid_price(rounded):
-                rounded = rounded.quantize(Decimal(1).scaleb(-self.price_decimals(rounded)), rounding=mode)
+            if rounded > 0 and rounded.adjusted() > px.adjusted() and not self.is_valid_price(rounded):
+                rounded = rounded.quantize(self._quanta[self.price_decimals(rounded)], rounding=mode)
         if rounded <= 0:
             raise RoundingError(f"{self.asset}: price {price} rounds to zero")
         return rounded.to_integral_value() if rounded == rounded.to_integral_value() else rounded
