@@ -129,6 +129,8 @@ class Engine:
         self._rate_limit_ns: deque[int] = deque(maxlen=1000)
         self._failed_components: set[str] = set()
         self._reduce_only_logged = False
+        self._settled = False
+        self._orders_dirty = True
 
     # ------------------------------------------------------------------------------------------- public
 
@@ -203,6 +205,7 @@ class Engine:
         if isinstance(event, Fill):
             return self._on_fill(event)
         if isinstance(event, OrderUpdate):
+            self._orders_dirty = True
             before = self.orders.get(event.cloid)
             order = self.orders.on_update(event)
             if order is not None and order.status is OrderStatus.REJECTED and (
@@ -224,6 +227,7 @@ class Engine:
             return True
         if isinstance(event, Connection):
             self.connected = event.up
+            self._orders_dirty = True
             state = "up" if event.up else "down"
             log.warning("Exchange connection %s", state, extra={"fields": {"reason": event.reason}})
             return True
@@ -262,6 +266,7 @@ class Engine:
             self.stats.duplicate_fills += 1
             return False
         self.orders.on_fill(fill)
+        self._orders_dirty = True
         log.info(
             "Fill processed",
             extra={
@@ -348,7 +353,8 @@ class Engine:
         state = self._risk_state(params)
         self.verdict = self.risk.evaluate(state)
         target = self._target(params, self.verdict)
-        if target != self.ladder:
+        changed = target != self.ladder
+        if changed:
             self.ladder = target
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
@@ -363,6 +369,12 @@ class Engine:
                 )
         if not self.connected:
             return []
+        # Reconciliation depends only on the target and our orders: when neither moved since a pass that
+        # wanted nothing, it would want nothing again (the common case: most events leave the rounded ladder
+        # where it was).
+        if self._settled and not changed and not self._orders_dirty:
+            return []
+        self._orders_dirty = False
         actions = reconcile(
             target,
             self.orders.live(),
@@ -374,6 +386,7 @@ class Engine:
             in_flight=self.orders.in_flight,
             pending_quote=self.orders.pending_quote,
         )
+        self._settled = not actions
         if not actions:
             return []
         reduce_only = self.verdict.level >= RiskLevel.REDUCE_ONLY or self._at_limit()
@@ -479,6 +492,8 @@ class Engine:
 
     def _register(self, actions: list[Action]) -> list[Action]:
         ts = self.now_ns
+        if actions:
+            self._orders_dirty = True
         for action in actions:
             if isinstance(action, Place):
                 self.orders.on_place(action, ts)

@@ -91,21 +91,24 @@ def level_depths_bps(inner_bps: float, ladder: LadderConfig) -> list[float]:
     return [inner + (outer - inner) * i / (n - 1) for i in range(n)]
 
 
-def _post_only(price: Decimal, side: Side, ctx: QuoteContext) -> Decimal:
+def _opposite_best(side: Side, ctx: QuoteContext) -> Decimal | None:
+    """The opposite side's best price as a Decimal (best ask for a bid), or None when unknown."""
+    best = ctx.params.best_ask if side is Side.BUY else ctx.params.best_bid
+    if best is None or not math.isfinite(best) or best <= 0.0:
+        return None
+    return to_decimal(best)
+
+
+def _post_only(price: Decimal, side: Side, opposite: Decimal | None, rules: AssetRules) -> Decimal:
     """Move a price to one tick inside the opposite best when it would cross it (bid < best ask, ask > best bid)."""
-    rules = ctx.rules
-    if side is Side.BUY:
-        best = ctx.params.best_ask
-        if best is not None and math.isfinite(best) and best > 0.0:
-            best_ask = to_decimal(best)
-            if price >= best_ask:
-                return rules.round_price(best_ask - rules.tick(best_ask), Side.BUY)
+    if opposite is None:
         return price
-    best = ctx.params.best_bid
-    if best is not None and math.isfinite(best) and best > 0.0:
-        best_bid = to_decimal(best)
-        if price <= best_bid:
-            return rules.round_price(best_bid + rules.tick(best_bid), Side.SELL)
+    if side is Side.BUY:
+        if price >= opposite:
+            return rules.round_price(opposite - rules.tick(opposite), Side.BUY)
+        return price
+    if price <= opposite:
+        return rules.round_price(opposite + rules.tick(opposite), Side.SELL)
     return price
 
 
@@ -115,12 +118,14 @@ def _priced_levels(
     """Rounded, post-only safe prices with their weights; coinciding prices merged, best first."""
     merged: dict[Decimal, float] = {}
     sign = -1.0 if side is Side.BUY else 1.0
+    rules = ctx.rules
+    opposite = _opposite_best(side, ctx)
     for depth, weight in zip(depths_bps, weights, strict=True):
         raw = fair * (1.0 + sign * depth * BPS)
         if not (math.isfinite(raw) and raw > 0.0):
             continue
         try:
-            price = _post_only(ctx.rules.round_price(raw, side), side, ctx)
+            price = _post_only(rules.round_price(raw, side), side, opposite, rules)
         except (RoundingError, ArithmeticError):  # absurd prices (decimal overflow) are skipped, never raised
             continue
         merged[price] = merged.get(price, 0.0) + weight
