@@ -51,6 +51,7 @@ from mmtool.core.types import (
     OrderStatus,
     OrderUpdate,
     Place,
+    PositionSnapshot,
     Quote,
     RateLimited,
     RiskLevel,
@@ -81,6 +82,7 @@ class EngineStats:
     component_errors: int = 0
     rate_limit_errors: int = 0
     quotes_computed: int = 0
+    position_resyncs: int = 0
 
 
 def _valid_price(value: Decimal) -> bool:
@@ -221,6 +223,8 @@ class Engine:
                 extra={"fields": {"rate": float(event.rate), "payment": float(event.payment)}},
             )
             return True
+        if isinstance(event, PositionSnapshot):
+            return self._on_position_snapshot(event)
         if isinstance(event, RateLimited):
             self.stats.rate_limit_errors += 1
             self._rate_limit_ns.append(event.ts_local_ns)
@@ -257,6 +261,20 @@ class Engine:
         )
         self.portfolio.mark(mid)
         self._last_market_ns = event.ts_local_ns
+        return True
+
+    def _on_position_snapshot(self, snap: PositionSnapshot) -> bool:
+        if snap.asset != self.asset or not snap.size.is_finite():
+            return self._bad(snap, "position snapshot for another asset or not a number")
+        local = self.portfolio.position
+        if snap.size != local:
+            self.stats.position_resyncs += 1
+            log.warning(
+                "Position resynced from the exchange",
+                extra={"fields": {"local": str(local), "exchange": str(snap.size), "diff": str(snap.size - local)}},
+            )
+            self.portfolio.reset_position(snap.size, snap.entry_price)
+            self._orders_dirty = True
         return True
 
     def _on_fill(self, fill: Fill) -> bool:

@@ -130,7 +130,9 @@ async def run_session(
             settings,
             registry,
             ctx,
-            cloid_seed=seed or 0,
+            # Cloids must never repeat at the exchange across restarts: a live session seeds them with its start
+            # time; the simulator with its seed, so a seeded run is reproducible.
+            cloid_seed=(seed or 0) if settings.network.name == "sim" else adapter.clock.now_ns() // 1_000_000,
             supports_modify=bool(getattr(adapter, "supports_modify", True)),
             capital_usd=settings.trading.capital_usd or account_value,
         )

@@ -216,6 +216,21 @@ class Connection:
 
 
 @attrs.frozen
+class PositionSnapshot:
+    """The exchange's word on our position, sent by an adapter's audit when it differs from our fills' sum.
+
+    The engine adopts it: the position is never trusted from local arithmetic alone when the exchange can
+    be asked.
+    """
+
+    asset: str
+    size: Decimal
+    entry_price: Decimal
+    ts_exchange_ns: int
+    ts_local_ns: int
+
+
+@attrs.frozen
 class RateLimited:
     """The exchange refused a request for exceeding a rate limit (HTTP 429 or its error text)."""
 
@@ -224,7 +239,9 @@ class RateLimited:
     reason: str = ""
 
 
-Event = RateLimited | BookUpdate | Trade | MidUpdate | Fill | OrderUpdate | Funding | Timer | Connection
+Event = (
+    BookUpdate | Trade | MidUpdate | Fill | OrderUpdate | Funding | Timer | Connection | RateLimited | PositionSnapshot
+)
 MARKET_EVENTS = (BookUpdate, Trade, MidUpdate)
 
 

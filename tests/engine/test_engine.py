@@ -296,3 +296,17 @@ def test_values_of_cold_estimators_are_withheld_and_only_gates_block_quoting():
     actions = engine.handle(book(3500, NS))
     assert actions, "a cold estimator that does not gate quoting does not stop quoting"
     assert "sigma" not in engine.params.values
+
+
+def test_position_snapshot_from_the_exchange_overrides_local_arithmetic():
+    from mmtool.core.types import PositionSnapshot
+
+    engine = make_engine()
+    engine.handle(book(3500, NS))
+    engine.handle(PositionSnapshot("ETH", Decimal("0.3"), Decimal("3490"), 2 * NS, 2 * NS))
+    assert engine.position == Decimal("0.3")
+    assert engine.stats.position_resyncs == 1
+    engine.handle(PositionSnapshot("ETH", Decimal("0.3"), Decimal("3490"), 3 * NS, 3 * NS))
+    assert engine.stats.position_resyncs == 1, "agreeing snapshots change nothing"
+    engine.handle(PositionSnapshot("BTC", Decimal("1"), Decimal("1"), 4 * NS, 4 * NS))
+    assert engine.position == Decimal("0.3") and engine.stats.bad_events == 1

@@ -1,0 +1,125 @@
+"""The safety audit: our record of live orders against the exchange's list, as a pure function.
+
+Three kinds of discrepancy come out of :func:`audit_orders`:
+
+- **orphans**: orders the exchange lists on our asset that the engine does not know as live (never ours, or
+  finished locally longer ago than the grace period); the adapter cancels them. With ``scope="prefix"`` only
+  orders whose cloid carries one of our cloid prefixes count (an account shared with other software);
+  ``scope="asset"`` takes every order on the asset; ``scope="none"`` never cancels.
+- **missing**: orders we hold live that the exchange does not list, and whose last action is older than the
+  grace period and has no answer still awaited; the adapter asks ``orderStatus`` what became of them.
+- **mismatched**: orders both sides list with a different price or resting size (no modify in flight).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Literal
+
+import attrs
+
+from mmtool.core.types import Side
+from mmtool.plugins.exchanges.hyperliquid.messages import dec, side_of
+from mmtool.plugins.exchanges.hyperliquid.state import LocalOrder, OrderRegistry
+
+Scope = Literal["asset", "prefix", "none"]
+SCOPES: tuple[str, ...] = ("asset", "prefix", "none")
+
+
+@attrs.frozen
+class ExchangeOrder:
+    """One open order as the exchange lists it (``openOrders`` / ``frontendOpenOrders``)."""
+
+    coin: str
+    oid: int
+    side: Side
+    price: Decimal
+    size: Decimal
+    cloid: str | None = None
+
+    @classmethod
+    def from_wire(cls, item: Mapping[str, Any]) -> ExchangeOrder:
+        """Parse ``{"coin", "limitPx", "oid", "side", "sz", "cloid"?, ...}``."""
+        return cls(
+            coin=str(item["coin"]),
+            oid=int(item["oid"]),
+            side=side_of(item["side"]),
+            price=dec(item["limitPx"], "limitPx"),
+            size=dec(item["sz"], "sz"),
+            cloid=item.get("cloid") or None,
+        )
+
+
+@attrs.frozen
+class AuditFindings:
+    """What the audit found; empty tuples when the two views agree."""
+
+    orphans: tuple[ExchangeOrder, ...] = ()
+    missing: tuple[LocalOrder, ...] = ()
+    mismatched: tuple[tuple[LocalOrder, ExchangeOrder], ...] = ()
+
+    @property
+    def count(self) -> int:
+        """Number of discrepancies."""
+        return len(self.orphans) + len(self.missing) + len(self.mismatched)
+
+
+def _in_scope(order: ExchangeOrder, scope: Scope, prefixes: Collection[str]) -> bool:
+    if scope == "none":
+        return False
+    if scope == "asset":
+        return True
+    return order.cloid is not None and any(order.cloid.startswith(p) for p in prefixes)
+
+
+def audit_orders(
+    registry: OrderRegistry,
+    listed: Iterable[ExchangeOrder],
+    *,
+    asset: str,
+    now_ns: int,
+    grace_ns: int,
+    in_flight: Collection[str] = (),
+    scope: Scope = "asset",
+) -> AuditFindings:
+    """Compare our live orders with the exchange's open orders on ``asset`` (see the module docstring).
+
+    ``in_flight`` holds the cloids of actions whose answer is still awaited: never judged either way.
+    """
+    listed_here = [o for o in listed if o.coin == asset]
+    by_cloid = {o.cloid: o for o in listed_here if o.cloid}
+    by_oid = {o.oid: o for o in listed_here}
+    orphans: list[ExchangeOrder] = []
+    for order in listed_here:
+        cloid = order.cloid
+        if cloid is not None and cloid in in_flight:
+            continue
+        local = registry.get(cloid) if cloid else None
+        if local is None and cloid is None:
+            key = registry.cloid_of_oid(order.oid)
+            local = registry.get(key) if key else None
+        if local is not None:
+            continue
+        finished = registry.finished_at(cloid) if cloid else None
+        if finished is not None and now_ns - finished < grace_ns:
+            continue
+        if _in_scope(order, scope, registry.prefixes):
+            orphans.append(order)
+    missing: list[LocalOrder] = []
+    mismatched: list[tuple[LocalOrder, ExchangeOrder]] = []
+    for local in registry.live():
+        if local.asset != asset or local.cloid in in_flight:
+            continue
+        if local.modify is not None and local.modify.new_cloid in in_flight:
+            continue
+        seen = by_cloid.get(local.cloid) or (by_oid.get(local.oid) if local.oid is not None else None)
+        if seen is None:
+            if now_ns - local.last_action_ns >= grace_ns:
+                missing.append(local)
+            continue
+        if local.modify is None and now_ns - local.last_action_ns >= grace_ns and (
+            seen.price != local.price or seen.size != local.remaining
+        ):
+            mismatched.append((local, seen))
+    return AuditFindings(tuple(orphans), tuple(missing), tuple(mismatched))

@@ -1,0 +1,291 @@
+"""The adapter against a real local exchange: every request type, signing, statuses, errors, nonces, agents, 429s."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hla_helpers import (
+    AGENT_KEY,
+    KEY,
+    MASTER_KEY,
+    QUIET,
+    Collector,
+    account,
+    adapter,
+    approve_agent,
+    cloid,
+    evolve,
+    exchange,
+    nonce_file,
+    open_cloids,
+    passive_price,
+    run,
+    server_position,
+)
+
+from mmtool.core.errors import ConfigError
+from mmtool.core.types import Cancel, Connection, Fill, Modify, OrderStatus, Place, RateLimited, Side, Tif
+from mmtool.plugins.exchanges.hlserver.config import FaultConfig
+from mmtool.plugins.exchanges.hlserver.faults import FaultInjector
+from mmtool.plugins.exchanges.hyperliquid import errors as e
+from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
+from mmtool.plugins.exchanges.hyperliquid.signing import Signer
+from mmtool.plugins.exchanges.hyperliquid.wire import OrderResult, OrderResultKind, order_action, order_wire
+
+ETH = "ETH"
+
+
+def test_every_info_request_and_connect_state() -> None:
+    async def body() -> None:
+        async with exchange() as ex, adapter(ex, leverage=3) as a:
+            rules = a.rules(ETH)
+            assert (rules.sz_decimals, rules.max_leverage) == (4, 25) and a.asset_ids == {"ETH": 0, "BTC": 1}
+            assert a.user == Signer(KEY).address.lower() and a.mid_price() is not None
+            assert account(ex, a.user).leverage[0] == 3, "updateLeverage went through"
+            user = {"user": a.user}
+            meta, ctxs = await a.rest.info({"type": "metaAndAssetCtxs"})
+            assert meta["universe"][0]["name"] == ETH and "markPx" in ctxs[0]
+            assert ETH in await a.rest.info({"type": "allMids"})
+            book = await a.rest.info({"type": "l2Book", "coin": ETH})
+            assert book["coin"] == ETH and len(book["levels"]) == 2
+            assert "marginSummary" in await a.rest.info({"type": "clearinghouseState", **user})
+            for kind in ("openOrders", "frontendOpenOrders", "userFills"):
+                assert await a.rest.info({"type": kind, **user}) == []
+            assert await a.rest.info({"type": "userFillsByTime", **user, "startTime": 0}) == []
+            assert (await a.rest.info({"type": "orderStatus", **user, "oid": cloid(1)}))["status"] == "unknownOid"
+            assert (await a.rest.info({"type": "userRateLimit", **user}))["nRequestsCap"] >= 10_000
+            assert isinstance(await a.rest.info({"type": "fundingHistory", "coin": ETH, "startTime": 0}), list)
+            assert a.limits.ip.used > 0 and a.limits.address.refreshed
+            assert await a.account_value() == 100_000.0 and (await a.position()).size == 0
+            with pytest.raises(Exception, match="unknown asset"):
+                a.rules("DOGE")
+
+    run(body())
+
+
+def test_batched_orders_statuses_modifies_and_cancels() -> None:
+    async def body() -> None:
+        async with exchange() as ex, adapter(ex) as a:
+            got = Collector(a)
+            bid, ask = passive_price(a, Side.BUY), passive_price(a, Side.SELL)
+            book = ex.state.book_levels(ex.state.by_name[ETH])
+            best_ask = Decimal(book[1][0]["px"])
+            places = [
+                Place(cloid(1), ETH, Side.BUY, bid, Decimal("0.01"), Tif.ALO),
+                Place(cloid(2), ETH, Side.SELL, ask, Decimal("0.01"), Tif.GTC),
+                Place(cloid(3), ETH, Side.BUY, best_ask, Decimal("0.01"), Tif.ALO),  # would cross
+                Place(cloid(4), ETH, Side.BUY, bid, Decimal("0.001"), Tif.ALO),  # below 10 USDC
+                Place(cloid(5), ETH, Side.SELL, bid, Decimal("0.01"), Tif.ALO, reduce_only=True),  # nothing to reduce
+                Place(cloid(6), ETH, Side.BUY, bid, Decimal("0.01"), Tif.IOC),  # nothing to match
+            ]
+            await a.submit(places)
+            await got.wait_for(lambda: all(got.updates(p.cloid) for p in places))
+            first = {p.cloid: got.updates(p.cloid)[0] for p in places}
+            assert first[cloid(1)].status is OrderStatus.RESTING and first[cloid(1)].oid is not None
+            assert first[cloid(2)].status is OrderStatus.RESTING
+            for n, error in ((3, e.PostOnlyWouldCross), (4, e.MinNotionalRejected), (5, e.ReduceOnlyRejected),
+                             (6, e.IocCancelled)):
+                update = first[cloid(n)]
+                assert update.status is OrderStatus.REJECTED and e.classify_error(update.reason) is error, update
+            [batch] = ex.journal.of_kind("action")
+            assert len(batch["action"]["orders"]) == 6, "one batched order action"
+            assert batch["signer"].lower() == a.signer.address.lower(), "the server recovered our signer"
+            assert open_cloids(ex, a.user) == {cloid(1), cloid(2)}
+
+            new_bid, new_ask = bid - 1, ask + 1
+            await a.submit([
+                Modify(cloid(1), ETH, Side.BUY, new_bid, Decimal("0.02"), new_cloid=cloid(11)),
+                Modify(cloid(2), ETH, Side.SELL, new_ask, Decimal("0.02"), tif=Tif.GTC, new_cloid=cloid(12)),
+                Modify(cloid(3), ETH, Side.BUY, new_bid, Decimal("0.02"), new_cloid=cloid(13)),  # never rested
+            ])
+            await got.wait_for(
+                lambda: got.updates(cloid(11)) and got.updates(cloid(12)) and len(got.updates(cloid(3))) > 1
+            )
+            ack = got.updates(cloid(11))[0]
+            assert ack.status is OrderStatus.RESTING and ack.price == new_bid and ack.size == Decimal("0.02")
+            assert got.updates(cloid(3))[-1].reason.startswith("modify: ")
+            assert ex.journal.of_kind("action")[-1]["action"]["type"] == "batchModify"
+            orders = {o.cloid: o for o in account(ex, a.user).open_orders()}
+            assert orders[cloid(11)].limit_px == new_bid and orders[cloid(12)].sz == Decimal("0.02")
+
+            await a.submit([Cancel(cloid(11), ETH), Cancel(cloid(99), ETH)])
+            await got.wait_for(lambda: got.updates(cloid(11))[-1].status is OrderStatus.CANCELLED
+                               and got.updates(cloid(99)))
+            failed = got.updates(cloid(99))[0]
+            assert failed.status is OrderStatus.RESTING and failed.reason.startswith("cancel: ")
+            assert ex.journal.of_kind("action")[-1]["action"]["type"] == "cancelByCloid"
+            assert open_cloids(ex, a.user) == {cloid(12)}
+            assert a.orders.get(cloid(12)) is not None and a.orders.get(cloid(11)) is None
+            assert await a.cancel_all() == 0 and open_cloids(ex, a.user) == set()
+            await got.stop()
+
+    run(body())
+
+
+def test_taker_fill_events_match_the_server() -> None:
+    async def body() -> None:
+        async with exchange() as ex, adapter(ex) as a:
+            got = Collector(a)
+            top = ex.state.book_levels(ex.state.by_name[ETH])[1][0]
+            price = a.rules(ETH).round_price(Decimal(top["px"]) * Decimal("1.01"), Side.BUY, direction="aggressive")
+            await a.submit([Place(cloid(1), ETH, Side.BUY, price, Decimal("0.05"), Tif.IOC)])
+            await got.wait_for(lambda: sum(f.size for f in got.of(Fill)) == Decimal("0.05"))
+            await asyncio.sleep(0.3)  # the same fills also come on the userEvents channel: none may count twice
+            fills = got.of(Fill)
+            assert len({f.trade_id for f in fills}) == len(fills) == len(account(ex, a.user).fills)
+            assert all(f.cloid == cloid(1) for f in fills)
+            assert got.updates(cloid(1))[0].status is OrderStatus.FILLED
+            assert a.ledger.position == server_position(ex, a.user) == Decimal("0.05") == (await a.position()).size
+            await got.stop()
+
+    run(body())
+
+
+def test_post_only_mode_refuses_ioc_and_keeps_quoting_alo() -> None:
+    async def body() -> None:
+        async with exchange() as ex, adapter(ex) as a:
+            got = Collector(a)
+            text = "Only post-only orders allowed immediately after a network upgrade"
+            a._place_result(Place(cloid(1), ETH, Side.BUY, passive_price(a, Side.BUY), Decimal("0.01"), Tif.IOC),
+                            OrderResult(OrderResultKind.ERROR, error=text))
+            ioc = Place(cloid(2), ETH, Side.SELL, passive_price(a, Side.BUY), Decimal("0.01"), Tif.IOC, True)
+            alo = Place(cloid(3), ETH, Side.BUY, passive_price(a, Side.BUY), Decimal("0.01"), Tif.ALO)
+            await a.submit([ioc, alo])
+            await got.wait_for(lambda: got.updates(cloid(2)) and got.updates(cloid(3)))
+            assert got.updates(cloid(1))[0].status is OrderStatus.REJECTED
+            assert got.updates(cloid(2))[0].status is OrderStatus.REJECTED
+            assert "post-only mode" in got.updates(cloid(2))[0].reason and a.refused == 1
+            assert got.updates(cloid(3))[0].status is OrderStatus.RESTING
+            assert open_cloids(ex, a.user) == {cloid(3)}
+            await got.stop()
+
+    run(body())
+
+
+def test_concurrent_submits_never_reuse_a_nonce_and_restarts_go_on_above(tmp_path: Path) -> None:
+    async def body() -> None:
+        config = evolve(QUIET, nonce_state_path=nonce_file(tmp_path))
+        async with exchange() as ex:
+            async with adapter(ex, config=config) as a:
+                got = Collector(a)
+                price = passive_price(a, Side.BUY, 300)
+                await asyncio.gather(*(
+                    a.submit([Place(cloid(n), ETH, Side.BUY, price, Decimal("0.01"), Tif.ALO)]) for n in range(25)
+                ))
+                await got.wait_for(lambda: all(got.updates(cloid(n)) for n in range(25)))
+                assert all(got.updates(cloid(n))[0].status is OrderStatus.RESTING for n in range(25))
+                nonces = [r["nonce"] for r in ex.journal.of_kind("action")]
+                assert len(set(nonces)) == len(nonces) == 25 and nonces == sorted(nonces)
+                last = a.nonces.last
+                assert await a.cancel_all() == 0
+                await got.stop()
+            state = tmp_path / f"nonce-{Signer(KEY).address.lower()}.json"
+            assert int(state.read_text()) > last
+            again = HyperliquidAdapter(config, asset=ETH, network="localhost", private_key=KEY, base_url=ex.url)
+            assert again.nonces.next() > last
+            again.rest.close()
+
+    run(body())
+
+
+def test_agent_wallet_trades_for_the_master_account() -> None:
+    async def body() -> None:
+        master, agent = Signer(MASTER_KEY), Signer(AGENT_KEY)
+        async with exchange() as ex:
+            async with adapter(ex, key=AGENT_KEY, account_address=master.address) as stranger:
+                got = Collector(stranger)
+                await stranger.submit([Place(cloid(1), ETH, Side.BUY, passive_price(stranger, Side.BUY),
+                                             Decimal("0.01"), Tif.ALO)])
+                await got.wait_for(lambda: got.updates(cloid(1)))
+                refused = got.updates(cloid(1))[0]
+                assert refused.status is OrderStatus.REJECTED and e.classify_error(refused.reason) is e.UnknownSigner
+                await got.stop()
+            answer = await approve_agent(ex, MASTER_KEY, agent.address, time.time_ns() // 1_000_000)
+            assert answer["status"] == "ok", answer
+            async with adapter(ex, key=AGENT_KEY, account_address=master.address) as a:
+                assert a.user == master.address.lower() and a.signer.address == agent.address
+                got = Collector(a)
+                await a.submit([Place(cloid(2), ETH, Side.BUY, passive_price(a, Side.BUY), Decimal("0.01"), Tif.ALO)])
+                await got.wait_for(lambda: got.updates(cloid(2)))
+                assert got.updates(cloid(2))[0].status is OrderStatus.RESTING
+                assert open_cloids(ex, master.address) == {cloid(2)}, "the order belongs to the master account"
+                assert agent.address.lower() not in ex.state.accounts or not open_cloids(ex, agent.address)
+                assert len(await a.open_orders()) == 1, "state is read for the master"
+                assert await a.cancel_all() == 0
+                await got.stop()
+
+    run(body())
+
+
+def test_http_429_becomes_rate_limited_events_and_rejections() -> None:
+    async def body() -> None:
+        async with exchange() as ex, adapter(ex, config=evolve(QUIET, use_ws_post=False, info_retries=1)) as a:
+            got = Collector(a)
+            saved = ex.faults
+            ex.faults = FaultInjector(FaultConfig(http_429_prob=1.0), ex.journal)
+            await a.submit([Place(cloid(1), ETH, Side.BUY, passive_price(a, Side.BUY), Decimal("0.01"), Tif.ALO),
+                            Cancel(cloid(7), ETH)])
+            await got.wait_for(lambda: got.updates(cloid(1)) and got.updates(cloid(7)))
+            assert got.updates(cloid(1))[0].status is OrderStatus.REJECTED
+            assert got.updates(cloid(1))[0].reason.startswith("rate limited")
+            assert got.updates(cloid(7))[0].reason.startswith("cancel: rate limited")
+            with pytest.raises(e.RateLimited):
+                await a.rest.info({"type": "allMids"})
+            await got.wait_for(lambda: len(got.of(RateLimited)) >= 4)
+            assert a.limits.rate_limited >= 4 and a.rest.failures["rate_limited"] >= 4
+            ex.faults = saved
+            assert open_cloids(ex, a.user) == set()
+            await got.stop()
+
+    run(body())
+
+
+def test_audit_cancels_orphans_and_settles_orders_the_socket_never_reported() -> None:
+    async def body() -> None:
+        async with exchange() as ex:
+            async with adapter(ex) as first:
+                price = passive_price(first, Side.BUY)
+                await first._signed(order_action([order_wire(0, True, price, Decimal("0.01"), False, Tif.ALO,
+                                                             cloid(50, 0xEE))]))
+                assert open_cloids(ex, first.user) == {cloid(50, 0xEE)}
+                first._last_remaining = 1  # leave it, as a crashed run would
+            async with adapter(ex) as a:
+                assert open_cloids(ex, a.user) == set(), "the leftover of the previous run was cancelled at connect"
+                assert a.discrepancies == 1
+                got = Collector(a)
+                await a.submit([Place(cloid(1), ETH, Side.BUY, price, Decimal("0.01"), Tif.ALO)])
+                await got.wait_for(lambda: got.updates(cloid(1)))
+                # The exchange cancels it and the news is lost (as if the socket had dropped the message).
+                ex.state.cancel(account(ex, a.user), 0, cloid(1), "marginCanceled")
+                ex.state.take_outbox()
+                await a._audit(grace_ns=0, why="test")
+                await got.wait_for(lambda: got.updates(cloid(1))[-1].status is OrderStatus.CANCELLED)
+                assert got.updates(cloid(1))[-1].reason == "marginCanceled" and a.discrepancies == 2
+                assert not got.of(Connection)
+                await got.stop()
+
+    run(body())
+
+
+def test_missing_key_is_a_config_error_that_names_no_secret() -> None:
+    from mmtool.core.components import ComponentContext
+    from mmtool.core.config import NetworkConfig, Settings
+    from mmtool.core.rounding import AssetRules
+
+    settings = Settings(network=NetworkConfig(name="localhost"))
+    ctx = ComponentContext(ETH, AssetRules(ETH, 4), settings)
+    with pytest.raises(ConfigError, match="HYPERLIQUID_PRIVATE_KEY"):
+        HyperliquidAdapter.from_config(QUIET, ctx)
+    bad = "0x" + "zz" * 32
+    import attrs
+
+    with pytest.raises(ConfigError) as info:
+        HyperliquidAdapter.from_config(QUIET, attrs.evolve(ctx, settings=attrs.evolve(settings, private_key=bad)))
+    assert bad not in str(info.value)
+    good = HyperliquidAdapter.from_config(QUIET, attrs.evolve(ctx, settings=attrs.evolve(settings, private_key=KEY)))
+    assert KEY[2:] not in repr(good.signer) and good.base_url == "http://localhost:3001"
+    good.rest.close()

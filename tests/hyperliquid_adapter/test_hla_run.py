@@ -1,0 +1,57 @@
+"""A full ``mmtool run --network localhost`` session against the local exchange, which drops its sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from hla_helpers import KEY, account, exchange, open_cloids, run, server_position
+
+from mmtool.plugins.exchanges.hlserver.config import FaultConfig
+from mmtool.plugins.exchanges.hyperliquid.signing import Signer
+
+MMTOOL = str(Path(sys.executable).with_name("mmtool"))
+
+
+def test_glft_ladder_session_survives_socket_drops_and_matches_the_exchange(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with exchange(faults=FaultConfig(ws_drop_every_secs=9.0)) as ex:
+            (tmp_path / "market_maker.toml").write_text(
+                "[plugins.hyperliquid]\n"
+                f'nonce_state_path = "{tmp_path}/nonce-{{address}}.json"\n'
+                "audit_interval_secs = 3.0\n"
+            )
+            env = {**os.environ, "HYPERLIQUID_PRIVATE_KEY": KEY, "HOME": str(tmp_path)}
+            env.pop("HYPERLIQUID_KEY_FILE", None)
+            proc = await asyncio.create_subprocess_exec(
+                MMTOOL, "--log-level", "INFO", "--log-format", "compact", "run", "--config",
+                str(tmp_path / "market_maker.toml"), "--network", "localhost", "--base-url", ex.url,
+                "--strategy", "glft-ladder", "--duration", "30", "--summary-json", str(tmp_path / "summary.json"),
+                "--no-journal", "--no-live",
+                cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )
+            out, _ = await asyncio.wait_for(proc.communicate(), 75)
+            log = out.decode()
+            assert proc.returncode == 0, log[-3000:]
+            summary = json.loads((tmp_path / "summary.json").read_text())
+            user = Signer(KEY).address.lower()
+            fills = account(ex, user).fills
+            assert summary["open_orders_at_exit"] == 0 and open_cloids(ex, user) == set()
+            assert summary["fills"] > 0 and summary["fills"] == len(fills), "every fill counted once"
+            assert Decimal(str(summary["position"])) == server_position(ex, user)
+            assert Decimal(str(summary["exchange_position"])) == server_position(ex, user)
+            volume = sum(Decimal(f["px"]) * Decimal(f["sz"]) for f in fills)
+            assert abs(float(volume) - summary["volume"]) < 1e-6
+            assert summary["kill_switch_events"] == 0 and summary["orders_placed"] > 0
+            drops = [r for r in ex.journal.of_kind("fault") if "drop" in str(r.get("fault", ""))]
+            assert len(drops) >= 2, ex.journal.of_kind("fault")
+            assert log.count("WebSocket back and resynchronised") >= 2, log[-3000:]
+            assert KEY[2:] not in log, "the key is never logged"
+            assert Signer(KEY).address in log, "the signing address is logged at start"
+            assert account(ex, user).scheduled_cancel_ms is None, "dead man's switch cleared on a clean exit"
+
+    run(body())
