@@ -11,7 +11,6 @@ Built-in commands are added with ``main.add_command(...)`` at the bottom of this
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +239,3 @@ from mmtool.commands.record import record_command  # noqa: E402
 
 main.add_command(record_command)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -105,7 +105,8 @@ def test_build_failure_is_reported(registry: Registry, monkeypatch: pytest.Monke
 def test_generated_config_is_valid_and_complete(registry: Registry, tmp_path) -> None:
     text = generate_config(registry)
     parsed = tomllib.loads(text)
-    assert set(parsed) == {"network", "trading", "strategy", "risk", "logging", "monitoring", "journal", "alerts", "plugins"}
+    sections = {"network", "trading", "strategy", "risk", "logging", "monitoring", "journal", "alerts", "plugins"}
+    assert set(parsed) == sections
     for section in ("network", "trading", "risk", "logging", "monitoring", "journal", "alerts"):
         schema = attrs.fields_dict(type(getattr(Settings(), section)))
         # Every option appears, set or (for None defaults) commented out.
