@@ -24,9 +24,10 @@ def settings_overrides(ctx: click.Context, strategy: str | None, asset: str | No
         overrides["strategy.strategy_type"] = strategy
     if asset:
         overrides["trading.asset"] = asset
-    if ctx.find_root().params.get("log_level") is None:
-        # Per-fill INFO lines would swamp the terminal (and the run time) of a backtest.
-        overrides["logging.level"] = "WARNING"
+    level = ctx.find_root().params.get("log_level")
+    # Per-fill INFO lines would swamp the terminal (and the run time) of a backtest. The level is passed on
+    # explicitly so that sweep workers, which load their settings afresh, log at the same level.
+    overrides["logging.level"] = str(level).upper() if level else "WARNING"
     return overrides
 
 
