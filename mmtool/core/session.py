@@ -17,7 +17,7 @@ from mmtool.core.components import ComponentContext
 from mmtool.core.config_loader import component_config
 from mmtool.core.engine import Engine
 from mmtool.core.errors import ConfigError, KillSwitchEngaged, UnknownComponentError
-from mmtool.core.limits import check_limits
+from mmtool.core.limits import check_limits, derive_from_capital
 from mmtool.core.runner import Runner, RunObserver, RunOptions, RunResult
 from mmtool.core.summary import build_summary
 
@@ -122,6 +122,20 @@ async def run_session(
         rules = adapter.rules(asset)
         account_value = await adapter.account_value()
         mid = await _first_mid(adapter)
+        if settings.trading.capital_usd is not None:
+            settings = derive_from_capital(settings, mid)
+            log.info(
+                "Limits derived from capital",
+                extra={
+                    "fields": {
+                        "capital_usd": settings.trading.capital_usd,
+                        "max_position": settings.trading.max_absolute_position_size,
+                        "target_liquidity": settings.trading.target_liquidity,
+                        "max_daily_loss_usd": settings.risk.max_daily_loss_usd,
+                        "max_position_value_usd": settings.risk.max_position_value_usd,
+                    }
+                },
+            )
         problems = check_limits(settings, account_value, mid) if mid else []
         if problems:
             raise ConfigError(problems)

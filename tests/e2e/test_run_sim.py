@@ -102,8 +102,8 @@ def test_default_limits_seed_7_ends_cleanly(tmp_path):
 def _session(overrides: dict, duration: float) -> dict:
     registry = load_registry()
     settings = load_settings(None, env={}, overrides={"plugins.sim.speed": math.inf, **overrides})
-    outcome = asyncio.run(run_session(settings, registry, RunOptions(duration_s=duration), seed=overrides.get(
-        "plugins.sim.seed")))
+    options = RunOptions(duration_s=duration, flatten_on_kill=settings.risk.flatten_on_kill)
+    outcome = asyncio.run(run_session(settings, registry, options, seed=overrides.get("plugins.sim.seed")))
     return outcome.summary
 
 
@@ -156,3 +156,20 @@ def test_sigint_during_real_time_run_cancels_everything_and_exits_0(tmp_path):
     assert data["stop_reason"] == "SIGINT"
     assert data["open_orders_at_exit"] == 0
     assert "Final position and PnL" in output
+
+
+def test_flatten_on_kill_closes_the_position_with_reduce_only_orders():
+    summary = _session(
+        {"plugins.sim.seed": 7, "risk.max_daily_loss_usd": 0.2, "risk.flatten_on_kill": True}, duration=60
+    )
+    assert summary["kill_switch_events"] >= 1
+    assert summary["open_orders_at_exit"] == 0
+    assert summary["exchange_position"] == 0.0
+    assert summary["position"] == 0.0
+
+
+def test_capital_derives_the_limits():
+    summary = _session({"plugins.sim.seed": 1, "trading.capital_usd": 2_000.0}, duration=20)
+    # 2,000 USD at leverage 3: position value limit 3,000 USD, i.e. under a single ETH at ~3,500.
+    assert summary["position_limit"] < 1.0
+    assert summary["open_orders_at_exit"] == 0

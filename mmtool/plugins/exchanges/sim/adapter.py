@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
 
 from mmtool.core.errors import ExchangeError
@@ -104,6 +105,11 @@ class SimAdapter:
     async def position(self) -> Position:
         """Our position according to the simulated exchange."""
         return self.sim.position()
+
+    def mid_price(self) -> Decimal | None:
+        """The mid now (the book's, or the latent price before the first book), for sizing checks at start."""
+        mark = self.sim.engine.mark()
+        return mark if mark is not None else self.rules(self.sim.asset).round_price(self.sim.market.price)
 
     async def account_value(self) -> float:
         """Account value in USDC: balance plus unrealized PnL at the mid."""
