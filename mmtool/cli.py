@@ -239,3 +239,7 @@ from mmtool.commands.record import record_command  # noqa: E402
 
 main.add_command(record_command)
 
+
+from mmtool.commands.parity import parity_command  # noqa: E402
+
+main.add_command(parity_command)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from mmtool.core.config_loader import make_config_converter
 from mmtool.core.errors import MmtoolError
 from mmtool.core.rounding import to_decimal
 from mmtool.core.runner import RunObserver
@@ -38,6 +39,7 @@ from mmtool.core.types import Cancel, Fill, Funding, Modify, OrderUpdate, Place,
 
 if TYPE_CHECKING:
     from mmtool.core.components import ExchangeAdapter
+    from mmtool.core.config import Settings
     from mmtool.core.engine import Engine
     from mmtool.core.runner import RunResult
     from mmtool.core.types import Action, Event, Position
@@ -56,7 +58,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     started_ns INTEGER NOT NULL, ended_ns INTEGER, last_ts_ns INTEGER NOT NULL,
     start_position TEXT NOT NULL, start_entry TEXT NOT NULL, last_mid TEXT,
     adverse_horizon_s REAL NOT NULL, capital_usd REAL NOT NULL,
-    stop_reason TEXT, clean INTEGER, summary TEXT, pnl_split TEXT
+    stop_reason TEXT, clean INTEGER, summary TEXT, pnl_split TEXT, settings TEXT
 );
 CREATE TABLE IF NOT EXISTS actions (
     id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id), ts_ns INTEGER NOT NULL,
@@ -124,12 +126,32 @@ def connect(path: Path, *, synchronous: str = "normal", readonly: bool = False) 
         conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(SCHEMA)
+        _add_settings_column(conn)
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         conn.commit()
     except sqlite3.DatabaseError as exc:
         raise JournalError(f"cannot open the journal {path}: {exc}") from exc
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def _add_settings_column(conn: sqlite3.Connection) -> None:
+    """Journals written before sessions stored their settings gain the (nullable) column."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+    if "settings" not in columns:
+        conn.execute("ALTER TABLE sessions ADD COLUMN settings TEXT")
+
+
+def session_settings(settings: Settings) -> dict[str, Any]:
+    """What a session needs to be replayed (``mmtool parity``): ``[trading]``, ``[strategy]``, ``[risk]`` and the
+    ``[plugins.<name>]`` tables of the strategy, estimators and risk monitors in use (no exchange, alert or other
+    table, so no secret), as JSON-ready values."""
+    converter = make_config_converter()
+    selected = [settings.strategy.strategy_type, *settings.strategy.estimators, *settings.risk.monitors]
+    data: dict[str, Any] = {section: converter.unstructure(getattr(settings, section))
+                            for section in ("trading", "strategy", "risk")}
+    data["plugins"] = {name: settings.plugins[name] for name in selected if name in settings.plugins}
+    return json.loads(json.dumps(data, default=str))
 
 
 @attrs.frozen
@@ -187,13 +209,16 @@ class Journal:
 
     def open_session(self, *, network: str, asset: str, strategy: str, seed: int | None, started_ns: int,
                      start_position: Decimal, start_entry: Decimal, adverse_horizon_s: float,
-                     capital_usd: float) -> int:
-        """Start a session and return its id; on the simulator the venue is the session itself."""
+                     capital_usd: float, settings: dict[str, Any] | None = None) -> int:
+        """Start a session and return its id; on the simulator the venue is the session itself.
+
+        :param settings: the run's settings as :func:`session_settings` gives them (stored as JSON).
+        """
         cur = self.conn.execute(
             "INSERT INTO sessions (venue, network, asset, strategy, seed, started_ns, last_ts_ns, start_position,"
-            " start_entry, adverse_horizon_s, capital_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " start_entry, adverse_horizon_s, capital_usd, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (network, network, asset, strategy, seed, started_ns, started_ns, str(start_position), str(start_entry),
-             adverse_horizon_s, capital_usd),
+             adverse_horizon_s, capital_usd, None if settings is None else json.dumps(settings)),
         )
         session_id = int(cur.lastrowid or 0)
         self.venue = venue_of(network, session_id)
@@ -392,6 +417,7 @@ class JournalObserver(RunObserver):
             network=self.network, asset=engine.asset, strategy=engine.strategy.name, seed=self.seed,
             started_ns=engine.now_ns or adapter.clock.now_ns(), start_position=portfolio.position,
             start_entry=portfolio.entry_price, adverse_horizon_s=horizon, capital_usd=engine.capital_usd,
+            settings=session_settings(engine.settings),
         )
         self._fills = portfolio.fills
         self._kills = len(engine.risk.kill_events)
