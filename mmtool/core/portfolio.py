@@ -52,6 +52,7 @@ class Portfolio:
         self._day = day_start_ns // NS_PER_DAY
         self._day_base = ZERO  # session total at the start of the current UTC day
         self._peak = ZERO
+        self._last_snapshot: tuple[tuple[Decimal | None, ...], PnlSnapshot] | None = None
         #: Fills ignored because their trade id was seen already.
         self.duplicate_fills = 0
         #: Fills ignored because they are for another asset.
@@ -126,20 +127,27 @@ class Portfolio:
         """PnL figures at ``ts_ns``: ``daily`` counts from the start of its UTC day, ``peak`` is the highest
         session PnL seen at a snapshot (starting at 0, the session's start)."""
         self._roll_day(ts_ns)
-        total = self.total()
-        if total > self._peak:
-            self._peak = total
+        # The engine asks on every event; most events (trades, timers, acks) change none of the inputs.
+        inputs = (self._mark, self._position, self._cost, self._realized, self._fees, self._funding, self._day_base)
+        if self._last_snapshot is not None and inputs == self._last_snapshot[0]:
+            return self._last_snapshot[1]
+        unrealized = self.unrealized()
         with localcontext(_EXACT):
+            total = self._realized + unrealized - self._fees + self._funding
+            if total > self._peak:
+                self._peak = total
             daily = total - self._day_base
-        return PnlSnapshot(
+        snap = PnlSnapshot(
             realized=float(self._realized),
-            unrealized=float(self.unrealized()),
+            unrealized=float(unrealized),
             fees=float(self._fees),
             funding=float(self._funding),
             session=float(total),
             daily=float(daily),
             peak=float(self._peak),
         )
+        self._last_snapshot = (inputs, snap)
+        return snap
 
     # ------------------------------------------------------------------------------------------ inputs
 

@@ -39,6 +39,9 @@ from mmtool.core.rounding import to_decimal
 from mmtool.core.types import Action, Cancel, Ladder, Modify, Order, OrderStatus, Place, Quote, Side, Tif
 
 _BPS = Decimal(10_000)
+#: Statuses whose order awaits the exchange's answer (looked up once: enum member access is not free).
+_PENDING_CANCEL = OrderStatus.PENDING_CANCEL
+_AWAITING = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL)
 
 
 def _never_in_flight(cloid: str) -> bool:
@@ -77,12 +80,19 @@ def reconcile(
         raise ValueError(f"max_bps_diff and size_tolerance must be >= 0 (got {max_bps_diff}, {size_tolerance})")
     bps = to_decimal(max_bps_diff)
     size_tol = to_decimal(size_tolerance)
+    # One pass over the orders for both sides (the caller's order is kept; each side is sorted later).
+    by_side: dict[Side, list[Order]] = {Side.BUY: [], Side.SELL: []}
+    for o in live:
+        if o.asset == asset and not o.status.is_terminal:
+            by_side[o.side].append(o)
     cancels: list[Action] = []
     modifies: list[Action] = []
     places: list[tuple[Side, Quote]] = []
     for side in (Side.BUY, Side.SELL):
         levels = [q for q in target.side(side) if q.size > 0]
-        orders = [o for o in live if o.asset == asset and o.side is side and not o.status.is_terminal]
+        orders = by_side[side]
+        if not levels and not orders:
+            continue
         plan = _reconcile_side(side, levels, orders, bps, size_tol, allow_modify, in_flight, pending_quote)
         cancels.extend(Cancel(o.cloid, asset) for o in plan.cancel)
         modifies.extend(Modify(o.cloid, asset, side, q.price, q.size, tif=Tif.ALO) for o, q in plan.modify)
@@ -114,50 +124,54 @@ def _reconcile_side(
 ) -> _SidePlan:
     # Best price first (highest bid, lowest ask), cloid as the tie-break, so the result never depends on the
     # order the caller listed them in.
-    orders = sorted(orders, key=lambda o: (-side.sign * o.price, o.cloid))
+    sign = side.sign
+    orders = sorted(orders, key=lambda o: (-sign * o.price, o.cloid))
     frozen: list[tuple[int, Order, Quote]] = []
     acked: list[tuple[int, Order]] = []
     for rank, order in enumerate(orders):
-        if order.status in (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL) or in_flight(order.cloid):
-            if order.status is not OrderStatus.PENDING_CANCEL:
+        if order.status in _AWAITING or in_flight(order.cloid):
+            if order.status is not _PENDING_CANCEL:
                 frozen.append((rank, order, pending_quote(order.cloid) or Quote(order.price, order.remaining)))
         else:
             acked.append((rank, order))
+    # Per level, the right-hand sides of the tolerance tests, computed once rather than once per order: a
+    # price is within bps when |price - level| * 10^4 <= bps * level, a size when |size - level| <= tol * level.
+    prices = [level.price for level in levels]
+    price_room = [bps * level.price for level in levels]
     covered: set[int] = set()
-
-    def within_bps(price: Decimal, level: Quote) -> bool:
-        return abs(price - level.price) * _BPS <= bps * level.price
-
-    def within_size(size: Decimal, level: Quote) -> bool:
-        return abs(size - level.size) <= size_tol * level.size
-
     # 1. In-flight orders cover levels within the price tolerance, then the leftovers the nearest levels.
-    pairs = [
-        (abs(q.price - level.price), i, rank, order.cloid)
-        for rank, order, q in frozen
-        for i, level in enumerate(levels)
-        if within_bps(q.price, level)
-    ]
-    matched = _max_matching(pairs)
-    covered.update(i for i, _ in matched)
-    busy = {cloid for _, cloid in matched}
-    pairs = [
-        (abs(q.price - level.price), i, rank, order.cloid)
-        for rank, order, q in frozen
-        if order.cloid not in busy
-        for i, level in enumerate(levels)
-        if i not in covered
-    ]
-    covered.update(i for _, i, _, _ in _greedy(pairs, set(), set()))
+    if frozen:
+        pairs = []
+        for rank, order, q in frozen:
+            for i, level_price in enumerate(prices):
+                distance = abs(q.price - level_price)
+                if distance * _BPS <= price_room[i]:
+                    pairs.append((distance, i, rank, order.cloid))
+        matched = _max_matching(pairs)
+        covered.update(i for i, _ in matched)
+        busy = {cloid for _, cloid in matched}
+        pairs = [
+            (abs(q.price - level_price), i, rank, order.cloid)
+            for rank, order, q in frozen
+            if order.cloid not in busy
+            for i, level_price in enumerate(prices)
+            if i not in covered
+        ]
+        covered.update(i for _, i, _, _ in _greedy(pairs, set(), set()))
     # 2. Acknowledged orders close enough in price and size keep their place.
     by_cloid = {order.cloid: order for _, order in acked}
     used: set[str] = set()
-    pairs = [
-        (abs(order.price - level.price), i, rank, order.cloid)
-        for rank, order in acked
-        for i, level in enumerate(levels)
-        if i not in covered and within_bps(order.price, level) and within_size(order.remaining, level)
-    ]
+    size_room = [size_tol * level.size for level in levels]
+    sizes = [level.size for level in levels]
+    pairs = []
+    for rank, order in acked:
+        price, remaining, cloid = order.price, order.remaining, order.cloid
+        for i, level_price in enumerate(prices):
+            if i in covered:
+                continue
+            distance = abs(price - level_price)
+            if distance * _BPS <= price_room[i] and abs(remaining - sizes[i]) <= size_room[i]:
+                pairs.append((distance, i, rank, cloid))
     for i, cloid in _max_matching(pairs):
         covered.add(i)
         used.add(cloid)
@@ -165,10 +179,10 @@ def _reconcile_side(
     # 3. Leftover acknowledged orders are moved to the uncovered levels, nearest first.
     if allow_modify:
         pairs = [
-            (abs(order.price - level.price), i, rank, order.cloid)
+            (abs(order.price - level_price), i, rank, order.cloid)
             for rank, order in acked
             if order.cloid not in used
-            for i, level in enumerate(levels)
+            for i, level_price in enumerate(prices)
             if i not in covered
         ]
         moved = sorted((i, cloid) for _, i, _, cloid in _greedy(pairs, covered, used))
@@ -202,6 +216,9 @@ def _greedy(
 def _max_matching(pairs: list[tuple[Decimal, int, int, str]]) -> list[tuple[int, str]]:
     """A maximum matching of the admissible pairs, as (level index, cloid) sorted by level: greedy by
     distance first, then augmenting paths from the orders left out, tried by price rank, levels nearest first."""
+    if len({i for _, i, _, _ in pairs}) == len(pairs) == len({cloid for *_, cloid in pairs}):
+        # No level and no order is in two pairs (the usual case): every pair is in the matching.
+        return sorted((i, cloid) for _, i, _, cloid in pairs)
     order_at = {i: cloid for _, i, _, cloid in _greedy(pairs, set(), set())}
     matched = set(order_at.values())
     adjacency: dict[str, list[int]] = {}

@@ -7,6 +7,7 @@ notional must be at least 10 USDC. Wire numbers are decimal strings without trai
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 import attrs
@@ -28,6 +29,16 @@ PASSIVE = "passive"
 AGGRESSIVE = "aggressive"
 #: Round to the nearest allowed price (half-even).
 NEAREST = "nearest"
+
+#: Float prices within this range take the integer-tick path of :meth:`AssetRules.round_price`; others (and
+#: anything unusual) take the Decimal path, which is the reference.
+_FAST_MIN, _FAST_MAX = 1e-12, 1e12
+#: ``10**m`` correctly rounded to a float, by ``m + _P10_OFFSET``; int / int true division is correctly
+#: rounded, so comparing a float with these entries compares its shortest repr with the exact power of ten.
+_P10_OFFSET = 16
+_P10 = tuple(10**m if m >= 0 else 1 / 10**-m for m in range(-_P10_OFFSET, _P10_OFFSET + 1))
+#: Size of the ``min_lots`` cache before it is cleared (prices drift, so old entries stop being asked for).
+_MIN_LOTS_CACHE = 4096
 
 
 def to_decimal(value: float | int | str | Decimal) -> Decimal:
@@ -60,10 +71,23 @@ class AssetRules:
     # Derived once: these sit on the hot path of every quote.
     _lot: Decimal = attrs.field(init=False, repr=False, eq=False)
     _quanta: tuple[Decimal, ...] = attrs.field(init=False, repr=False, eq=False)
+    _lots_per_unit: int = attrs.field(init=False, repr=False, eq=False)
+    _min_lots: dict[Decimal, int] = attrs.field(init=False, repr=False, eq=False)
+    # By ``magnitude + _P10_OFFSET``: (decimals allowed, 10**decimals, ticks at the next power of ten).
+    _grids: tuple[tuple[int, int, int], ...] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_lot", Decimal(1).scaleb(-self.sz_decimals))
         object.__setattr__(self, "_quanta", tuple(Decimal(1).scaleb(-d) for d in range(SPOT_MAX_DECIMALS + 1)))
+        object.__setattr__(self, "_lots_per_unit", 10**self.sz_decimals if self.sz_decimals >= 0 else 0)
+        object.__setattr__(self, "_min_lots", {})
+        grids = []
+        for magnitude in range(-_P10_OFFSET, _P10_OFFSET):
+            decimals = max(0, min(self.max_price_decimals, SIG_FIGS - 1 - magnitude))
+            carry = magnitude + 1 + decimals
+            # A negative carry exponent means even one tick reaches the next power of ten: never fast.
+            grids.append((decimals, 10**decimals, 10**carry if carry >= 0 else 0))
+        object.__setattr__(self, "_grids", tuple(grids))
 
     @property
     def max_price_decimals(self) -> int:
@@ -95,6 +119,10 @@ class AssetRules:
         With a side and ``PASSIVE`` (the default), bids round down and asks up, so a rounded quote is never
         more aggressive than asked; ``AGGRESSIVE`` does the opposite; ``NEAREST`` or no side rounds half-even.
         """
+        if type(price) is float and side is not None and direction != NEAREST:
+            fast = self._round_float_price(price, (side is Side.BUY) == (direction == PASSIVE))
+            if fast is not None:
+                return fast
         px = to_decimal(price)
         if not px.is_finite() or px <= 0:
             raise RoundingError(f"{self.asset}: price must be a finite number > 0 (got {price})")
@@ -107,6 +135,52 @@ class AssetRules:
         if rounded <= 0:
             raise RoundingError(f"{self.asset}: price {price} rounds to zero")
         return rounded.to_integral_value() if rounded == rounded.to_integral_value() else rounded
+
+    def _round_float_price(self, price: float, down: bool) -> Decimal | None:
+        """``round_price`` of a float rounded down (floor) or up (ceiling), in exact integer ticks.
+
+        Gives exactly what the Decimal path gives for ``Decimal(repr(price))``, or None when that path must
+        decide (out of range, rounds to zero, carries into the next power of ten). Why it is exact: ticks are
+        far wider than a float's spacing, so a tick converts back to ``price`` only when it is the nearest one,
+        and then it is ``repr(price)`` itself (the shortest string that converts back); otherwise no tick lies
+        between ``repr(price)`` and the float's exact binary value, so both round to the same tick.
+        """
+        if not _FAST_MIN <= price <= _FAST_MAX:  # also rejects NaN
+            return None
+        index = math.floor(math.log10(price)) + _P10_OFFSET
+        # log10 may be one off next to a power of ten; settle the magnitude against the exact powers.
+        if price < _P10[index]:
+            index -= 1
+        elif price >= _P10[index + 1]:
+            index += 1
+        decimals, scale, carry = self._grids[index]
+        numerator, denominator = price.as_integer_ratio()
+        ticks, remainder = divmod(numerator * scale, denominator)
+        if remainder:
+            nearest = ticks + 1 if 2 * remainder >= denominator else ticks
+            if nearest / scale == price:
+                ticks = nearest
+            elif not down:
+                ticks += 1
+        if ticks <= 0 or ticks >= carry:
+            return None
+        if decimals == 0:
+            return Decimal(ticks)
+        if ticks % scale == 0:
+            return Decimal(ticks // scale)
+        return Decimal(ticks).scaleb(-decimals, _CTX)
+
+    def size_lots(self, size: float) -> int:
+        """Whole lots in ``size`` rounded down: ``int(round_size(size) / lot)``, without Decimal for a float."""
+        scale = self._lots_per_unit
+        if type(size) is float and scale and 0.0 <= size * scale < 2.0**50:
+            numerator, denominator = size.as_integer_ratio()
+            lots, remainder = divmod(numerator * scale, denominator)
+            # The next lot up is the size's shortest repr exactly when it converts back to the same float.
+            if remainder and (lots + 1) / scale == size:
+                lots += 1
+            return lots
+        return int(self.round_size(size) / self.lot)
 
     def round_size(self, size: Decimal | float, direction: str = "down") -> Decimal:
         """Round a size to the lot: ``down`` (default, never more than asked), ``up`` or ``nearest``."""
@@ -142,6 +216,16 @@ class AssetRules:
             size = (self.min_notional / px).quantize(self.lot, rounding=ROUND_CEILING)
             # The division is rounded to the context's digits; never let that leave the notional short.
             return size if size * px >= self.min_notional else size + self.lot
+
+    def min_lots(self, price: Decimal) -> int:
+        """``min_size(price)`` in whole lots, remembered per price (a ladder asks for the same prices again)."""
+        cache = self._min_lots
+        lots = cache.get(price)
+        if lots is None:
+            if len(cache) >= _MIN_LOTS_CACHE:
+                cache.clear()
+            lots = cache[price] = int(self.min_size(price) / self.lot)
+        return lots
 
     def meets_min_notional(self, price: Decimal, size: Decimal) -> bool:
         """True when price times size is at least the minimum order value."""

@@ -91,12 +91,12 @@ def level_depths_bps(inner_bps: float, ladder: LadderConfig) -> list[float]:
     return [inner + (outer - inner) * i / (n - 1) for i in range(n)]
 
 
-def _opposite_best(side: Side, ctx: QuoteContext) -> Decimal | None:
-    """The opposite side's best price as a Decimal (best ask for a bid), or None when unknown."""
+def _opposite_best(side: Side, ctx: QuoteContext) -> float | None:
+    """The opposite side's best price (best ask for a bid), or None when unknown."""
     best = ctx.params.best_ask if side is Side.BUY else ctx.params.best_bid
     if best is None or not math.isfinite(best) or best <= 0.0:
         return None
-    return to_decimal(best)
+    return best
 
 
 def _post_only(price: Decimal, side: Side, opposite: Decimal | None, rules: AssetRules) -> Decimal:
@@ -117,19 +117,28 @@ def _priced_levels(
 ) -> list[tuple[Decimal, float]]:
     """Rounded, post-only safe prices with their weights; coinciding prices merged, best first."""
     merged: dict[Decimal, float] = {}
-    sign = -1.0 if side is Side.BUY else 1.0
+    buy = side is Side.BUY
+    sign = -1.0 if buy else 1.0
     rules = ctx.rules
     opposite = _opposite_best(side, ctx)
+    opposite_exact: Decimal | None = None
     for depth, weight in zip(depths_bps, weights, strict=True):
         raw = fair * (1.0 + sign * depth * BPS)
         if not (math.isfinite(raw) and raw > 0.0):
             continue
         try:
-            price = _post_only(rules.round_price(raw, side), side, opposite, rules)
+            price = rules.round_price(raw, side)
+            # Passive rounding never crosses the raw price, and a float below (above) the opposite best has a
+            # decimal repr below (above) it too; so only a raw price at or through it needs the exact check.
+            if opposite is not None and (raw >= opposite if buy else raw <= opposite):
+                if opposite_exact is None:
+                    opposite_exact = to_decimal(opposite)
+                price = _post_only(price, side, opposite_exact, rules)
         except (RoundingError, ArithmeticError):  # absurd prices (decimal overflow) are skipped, never raised
             continue
         merged[price] = merged.get(price, 0.0) + weight
-    return sorted(merged.items(), key=lambda item: item[0], reverse=side is Side.BUY)
+    # Keys are distinct prices, so sorting the pairs compares prices only.
+    return sorted(merged.items(), reverse=buy)
 
 
 def allocate_lots(budget_lots: int, weights: Sequence[float], min_lots: Sequence[int]) -> list[int]:
@@ -143,12 +152,13 @@ def allocate_lots(budget_lots: int, weights: Sequence[float], min_lots: Sequence
         kept = weights[:n]
         total = sum(kept)
         shares = [budget_lots * w / total for w in kept]
-        lots = [int(math.floor(s)) for s in shares]
+        lots = [math.floor(s) for s in shares]  # an int already
         left = budget_lots - sum(lots)
-        # Largest remainders first; the stable sort keeps inner levels ahead on ties.
-        order = sorted(range(n), key=lambda i: shares[i] - lots[i], reverse=True)
-        for i in order[:left]:
-            lots[i] += 1
+        if left:  # nothing to hand out in the common case; any other value keeps the general path
+            # Largest remainders first; the stable sort keeps inner levels ahead on ties.
+            order = sorted(range(n), key=lambda i: shares[i] - lots[i], reverse=True)
+            for i in order[:left]:
+                lots[i] += 1
         if all(lot >= m for lot, m in zip(lots, min_lots[:n], strict=True)):
             return lots
         n -= 1
@@ -167,13 +177,14 @@ def build_side(
     rules: AssetRules = ctx.rules
     if not (budget > 0.0 and math.isfinite(budget)) or not depths_bps:
         return ()
-    budget_lots = int(rules.round_size(budget) / rules.lot)
+    budget_lots = rules.size_lots(budget)
     levels = _priced_levels(side, fair, depths_bps, weights, ctx)
     if not levels or budget_lots <= 0:
         return ()
-    min_lots = [int(rules.min_size(price) / rules.lot) for price, _ in levels]
+    min_lots = [rules.min_lots(price) for price, _ in levels]
     lots = allocate_lots(budget_lots, [w for _, w in levels], min_lots)
-    return tuple(Quote(price, rules.lot * n) for (price, _), n in zip(levels, lots, strict=False) if n > 0)
+    lot = rules.lot
+    return tuple(Quote(price, lot * n) for (price, _), n in zip(levels, lots, strict=False) if n > 0)
 
 
 def single_level_ladder(
