@@ -54,6 +54,7 @@ from mmtool.core.types import (
     PositionSnapshot,
     Quote,
     RateLimited,
+    RequoteTolerance,
     RiskLevel,
     Side,
     Tif,
@@ -65,6 +66,8 @@ from mmtool.core.types import (
 log = logging.getLogger("mmtool.engine")
 
 NS = 1_000_000_000
+#: Largest widening of the requote tolerance an adapter may ask for.
+MAX_TOLERANCE_MULTIPLIER = 10.0
 
 
 @attrs.define
@@ -83,6 +86,10 @@ class EngineStats:
     rate_limit_errors: int = 0
     quotes_computed: int = 0
     position_resyncs: int = 0
+
+
+#: Estimator values the engine publishes (bool counts, as an int); a tuple is quicker to test than a union.
+_NUMBER = (int, float)
 
 
 def _valid_price(value: Decimal) -> bool:
@@ -132,6 +139,8 @@ class Engine:
         self._failed_components: set[str] = set()
         self._reduce_only_logged = False
         self._settled = False
+        #: Widens max_bps_diff while the exchange's rate budget is scarce (RequoteTolerance events).
+        self.tolerance_multiplier = 1.0
         self._orders_dirty = True
 
     # ------------------------------------------------------------------------------------------- public
@@ -232,8 +241,14 @@ class Engine:
         if isinstance(event, Connection):
             self.connected = event.up
             self._orders_dirty = True
-            state = "up" if event.up else "down"
-            log.warning("Exchange connection %s", state, extra={"fields": {"reason": event.reason}})
+            level = logging.INFO if event.up else logging.WARNING
+            log.log(level, "Exchange connection %s", "up" if event.up else "down",
+                    extra={"fields": {"reason": event.reason}})
+            return True
+        if isinstance(event, RequoteTolerance):
+            multiplier = event.multiplier if math.isfinite(event.multiplier) else 1.0
+            self.tolerance_multiplier = min(max(multiplier, 1.0), MAX_TOLERANCE_MULTIPLIER)
+            self._orders_dirty = True
             return True
         if isinstance(event, Timer):
             return True
@@ -340,6 +355,7 @@ class Engine:
             return None
         values: dict[str, float] = {}
         warmed = True
+        isfinite = math.isfinite
         for est, gates in self._estimator_gates:
             try:
                 ready = bool(est.warmed_up)
@@ -348,7 +364,10 @@ class Engine:
                 if not ready:
                     continue
                 for key, value in est.values().items():
-                    if isinstance(value, int | float) and math.isfinite(value):
+                    if type(value) is float:  # the usual case, published as is (float() would return it)
+                        if isfinite(value):
+                            values[key] = value
+                    elif isinstance(value, _NUMBER) and isfinite(value):
                         values[key] = float(value)
             except Exception as exc:
                 self._component_failed(est, "values", exc)
@@ -397,7 +416,7 @@ class Engine:
             target,
             self.orders.live(),
             asset=self.asset,
-            max_bps_diff=self.settings.trading.max_bps_diff,
+            max_bps_diff=self.settings.trading.max_bps_diff * self.tolerance_multiplier,
             new_cloid=self.cloids.next,
             size_tolerance=self.size_tolerance,
             allow_modify=self.supports_modify,
@@ -432,7 +451,8 @@ class Engine:
             pnl=self.portfolio.snapshot(self.now_ns),
             last_market_ts_ns=self._last_market_ns,
             open_orders=len(self.orders.live()),
-            values=dict(params.values) if params is not None else {},
+            # Read-only already (a mapping proxy), so the monitors can share it rather than get a copy.
+            values=params.values if params is not None else {},
             rate_limit_errors_ns=tuple(self._rate_limit_ns),
             capital_usd=self.capital_usd,
         )

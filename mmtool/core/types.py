@@ -231,6 +231,19 @@ class PositionSnapshot:
 
 
 @attrs.frozen
+class RequoteTolerance:
+    """The adapter asks for ``max_bps_diff × multiplier`` as the requote tolerance (multiplier >= 1).
+
+    Sent when the exchange's rate-limit budget runs low (and again when it recovers), so the maker spends its
+    budget on requotes that matter instead of widening its spreads into fewer fills.
+    """
+
+    multiplier: float
+    ts_exchange_ns: int
+    ts_local_ns: int
+
+
+@attrs.frozen
 class RateLimited:
     """The exchange refused a request for exceeding a rate limit (HTTP 429 or its error text)."""
 
@@ -241,6 +254,7 @@ class RateLimited:
 
 Event = (
     BookUpdate | Trade | MidUpdate | Fill | OrderUpdate | Funding | Timer | Connection | RateLimited | PositionSnapshot
+    | RequoteTolerance
 )
 MARKET_EVENTS = (BookUpdate, Trade, MidUpdate)
 

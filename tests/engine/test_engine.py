@@ -310,3 +310,18 @@ def test_position_snapshot_from_the_exchange_overrides_local_arithmetic():
     assert engine.stats.position_resyncs == 1, "agreeing snapshots change nothing"
     engine.handle(PositionSnapshot("BTC", Decimal("1"), Decimal("1"), 4 * NS, 4 * NS))
     assert engine.position == Decimal("0.3") and engine.stats.bad_events == 1
+
+
+def test_requote_tolerance_widens_max_bps_diff_while_the_rate_budget_is_scarce():
+    from mmtool.core.types import RequoteTolerance
+
+    engine = make_engine(max_bps_diff=2.0)
+    ack_all(engine, engine.handle(book(3500, NS)), 2 * NS)
+    engine.handle(RequoteTolerance(4.0, 3 * NS, 3 * NS))
+    # 3502 moves the target ~5.7 bps: beyond 2 bps, within 2 x 4 = 8 bps, so the orders keep their place.
+    assert engine.handle(book(3502, 4 * NS)) == []
+    # Back to the normal tolerance: the very next decision moves both orders.
+    moved = engine.handle(RequoteTolerance(1.0, 5 * NS, 5 * NS))
+    assert len(moved) == 2 and all(isinstance(a, Modify) for a in moved)
+    engine.handle(RequoteTolerance(float("nan"), 7 * NS, 7 * NS))
+    assert engine.tolerance_multiplier == 1.0

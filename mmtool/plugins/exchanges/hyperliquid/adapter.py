@@ -51,6 +51,7 @@ from mmtool.core.types import (
     Position,
     PositionSnapshot,
     RateLimited,
+    RequoteTolerance,
     Side,
     Tif,
     Timer,
@@ -959,9 +960,17 @@ class HyperliquidAdapter:
         return recovered
 
     async def _tick(self) -> None:
+        sent = 1.0
         while True:
             await asyncio.sleep(self.config.timer_interval_secs)
             now = self.clock.now_ns()
+            # Quantised so the engine hears of real changes in budget pressure, not of every request spent.
+            wanted = round(self.tolerance_multiplier() * 4.0) / 4.0
+            if wanted != sent:
+                sent = wanted
+                log.warning("Rate budget: requote tolerance x%.2f", wanted,
+                            extra={"fields": {"headroom": self.budget_headroom}})
+                self._queue.put_nowait(RequoteTolerance(wanted, now, now))
             self._queue.put_nowait(Timer(now, now))
 
     async def _every(self, interval: float, job: Callable[[], Awaitable[Any]]) -> None:
