@@ -5,6 +5,8 @@ ladder, the default estimators and risk monitors) and prints:
 
 - events/s through the whole loop (simulated market + matching + engine + runner), wall time;
 - the engine's decision latency per event (event in -> actions out), p50 / p99 / max in microseconds;
+- what the configured estimator set costs per event (on_event + values(), each estimator and in total), on
+  the same simulated stream the engine sees;
 - kill-switch latency: from the event that breaches a limit (market data stale past its limit) to the cancel
   actions leaving the engine, over fresh sessions warmed up on the simulator.
 
@@ -22,13 +24,39 @@ import time
 import numpy as np
 
 from mmtool.core.components import ComponentContext
-from mmtool.core.config_loader import load_settings
+from mmtool.core.config_loader import component_config, load_settings
 from mmtool.core.plugins import load_registry
 from mmtool.core.runner import RunOptions
 from mmtool.core.session import build_adapter, build_engine, run_session
 from mmtool.core.types import Cancel, Timer
 
 NS = 1_000_000_000
+
+
+def estimator_cost(registry, settings, secs: float = 600.0) -> dict[str, float]:
+    """Mean µs per event of each configured estimator (on_event + values()) on a simulated session's stream."""
+    adapter = build_adapter(settings, registry)
+    asyncio.run(adapter.connect())
+    asset = settings.trading.asset
+    ctx = ComponentContext(asset, adapter.rules(asset), settings)
+    engine = build_engine(settings, registry, ctx)
+    twins = []
+    for name in settings.strategy.estimators:
+        cls = registry.get("estimator", name)
+        twins.append(cls.from_config(component_config(settings, cls), ctx))
+    spent = dict.fromkeys(settings.strategy.estimators, 0)
+    start, events = adapter.clock.now_ns(), 0
+    while adapter.clock.now_ns() - start < secs * NS:
+        event = adapter.next_event()
+        actions = engine.handle(event)
+        for est in twins:
+            t0 = time.perf_counter_ns()
+            est.on_event(event, engine.market)
+            est.values()
+            spent[est.name] += time.perf_counter_ns() - t0
+        events += 1
+        adapter.submit_now(actions)
+    return {name: ns / events / 1e3 for name, ns in spent.items()}
 
 
 def kill_latency(registry, settings, runs: int, warm_secs: float = 60.0) -> list[float]:
@@ -96,6 +124,9 @@ def main() -> None:
         f"fills={outcome.summary['fills']} orders_placed={outcome.summary['orders_placed']} "
         f"orders_modified={outcome.summary['orders_modified']} orders_cancelled={outcome.summary['orders_cancelled']}"
     )
+    costs = estimator_cost(registry, settings)
+    detail = " ".join(f"{name}={us:.1f}" for name, us in costs.items())
+    print(f"estimator_set_us_per_event total={sum(costs.values()):.1f} {detail}")
     kills = np.array(kill_latency(registry, settings, args.kill_runs))
     print(
         f"kill_switch_latency_us (breaching event -> cancels out, {len(kills)} sessions) "
