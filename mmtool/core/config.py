@@ -299,9 +299,11 @@ class JournalConfig:
     """The SQLite journal of orders, fills, funding and kills, for crash recovery and `mmtool report`."""
 
     enabled: bool = attrs.field(
-        default=True, metadata=_help("Journal live and testnet runs (the simulator only with `simulator`)")
+        default=True, metadata=_help("Journal runs (on the simulated exchange only when `simulator` is true too)")
     )
-    simulator: bool = attrs.field(default=False, metadata=_help("Also journal runs on the simulated exchange"))
+    simulator: bool = attrs.field(
+        default=True, metadata=_help("Also journal runs on the simulated exchange, so `mmtool report` works after them")
+    )
     path: str = attrs.field(
         default="runs/{network}-{asset}.sqlite",
         metadata=_help("Journal file; {network} and {asset} are filled in. Each run is a session in it"),

@@ -119,6 +119,10 @@ def build_observation(
     ``live_status`` None means: on when configured and stdout is a terminal.
     """
     asset = settings.trading.asset
+    monitoring = settings.monitoring
+    if monitoring.metrics_port:
+        # Refuse a public bind before anything is opened or written.
+        check_bind(monitoring.bind, monitoring.allow_public_bind)
     hub = ObserveHub(asset)
     attribution = PnlAttribution(adverse_horizon_secs(settings), keep_resolved=True)
     obs = Observation(hub=hub, attribution=attribution)
@@ -136,9 +140,7 @@ def build_observation(
                 obs.journal, hub, attribution, network=settings.network.name, seed=seed,
                 commit_interval_ms=settings.journal.commit_interval_ms,
             ))
-        monitoring = settings.monitoring
         if monitoring.metrics_port:
-            check_bind(monitoring.bind, monitoring.allow_public_bind)
             obs.metrics = MetricsObserver(asset, hub, attribution, refresh_events=monitoring.refresh_events,
                                           sources=metric_sources(registry))
             obs.server = MetricsServer(obs.metrics.registry, monitoring.metrics_port, monitoring.bind,
