@@ -32,6 +32,11 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
+def _sig(value: float | None, digits: int) -> str:
+    """A value to ``digits`` significant figures, or a dash while its estimator is still warming up."""
+    return "–" if value is None else f"{value:.{digits}g}"
+
+
 def render_status(engine: Engine, attribution: PnlAttribution | None = None, levels: int = 5) -> Group:
     """The status view of an engine as rich renderables (also used by tests, without a terminal)."""
     m = engine.market
@@ -45,8 +50,8 @@ def render_status(engine: Engine, attribution: PnlAttribution | None = None, lev
     head.add_row(
         f"[bold]{engine.asset}[/] mid {_fmt(m.mid, 2)}",
         f"spread {_fmt(spread, 2)} bps",
-        f"σ {values.get('sigma', float('nan')):.3g}",
-        f"κ {values.get('kappa', float('nan')):.4g}",
+        f"σ {_sig(values.get('sigma'), 3)}",
+        f"κ {_sig(values.get('kappa'), 4)}",
     )
     head.add_row(
         f"position {engine.position} / {limit:g}",
