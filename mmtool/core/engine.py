@@ -412,9 +412,10 @@ class Engine:
         if self._settled and not changed and not self._orders_dirty:
             return []
         self._orders_dirty = False
+        live = self.orders.live()
         actions = reconcile(
             target,
-            self.orders.live(),
+            live,
             asset=self.asset,
             max_bps_diff=self.settings.trading.max_bps_diff * self.tolerance_multiplier,
             new_cloid=self.cloids.next,
@@ -431,7 +432,7 @@ class Engine:
             actions = [self._as_reduce_only(a) for a in actions]
         result = self.pretrade.check(
             actions,
-            self.orders.live(),
+            live,
             self.portfolio.position,
             self.market.mid,
             self.market.best_bid,
@@ -450,7 +451,7 @@ class Engine:
             max_position=self.settings.trading.max_absolute_position_size,
             pnl=self.portfolio.snapshot(self.now_ns),
             last_market_ts_ns=self._last_market_ns,
-            open_orders=len(self.orders.live()),
+            open_orders=self.orders.live_count(),
             # Read-only already (a mapping proxy), so the monitors can share it rather than get a copy.
             values=params.values if params is not None else {},
             rate_limit_errors_ns=tuple(self._rate_limit_ns),

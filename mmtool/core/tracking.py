@@ -162,6 +162,10 @@ class OrderManager:
         """Every non-terminal order, in flight or acknowledged, in the order they were placed."""
         return [self._entries[key].order for key in self._live]
 
+    def live_count(self) -> int:
+        """How many orders are not yet in a terminal state (without building the list)."""
+        return len(self._live)
+
     def in_flight(self, cloid: str) -> bool:
         """True when a place, modify or cancel of this order still awaits the exchange's answer."""
         entry = self._lookup(cloid)

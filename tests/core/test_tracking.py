@@ -573,3 +573,18 @@ def test_random_event_sequences_keep_invariants(events: list[tuple]) -> None:
             assert order.filled == order.size
         if order.status is OrderStatus.PARTIALLY_FILLED:
             assert 0 < order.filled < order.size
+
+
+def test_live_count_agrees_with_the_live_list():
+    from decimal import Decimal as D
+
+    from mmtool.core.tracking import OrderManager
+    from mmtool.core.types import Cancel, OrderStatus, OrderUpdate, Place, Side
+
+    manager = OrderManager()
+    manager.on_place(Place("0x" + "1" * 32, "ETH", Side.BUY, D("3500"), D("0.1")), 1)
+    manager.on_place(Place("0x" + "2" * 32, "ETH", Side.SELL, D("3501"), D("0.1")), 1)
+    assert manager.live_count() == len(manager.live()) == 2
+    manager.on_cancel(Cancel("0x" + "1" * 32, "ETH"), 2)
+    manager.on_update(OrderUpdate("ETH", "0x" + "1" * 32, OrderStatus.CANCELLED, 3, 3))
+    assert manager.live_count() == len(manager.live()) == 1
