@@ -5,9 +5,16 @@ an unknown order (Modify) or reuses a live client order id (Place); has a price 
 refuse (tick, lot); is below the exchange's minimum notional or above ``risk.max_order_notional_usd``; is
 priced further than ``risk.price_band_bps`` from mid (or there is no mid to check against); would cross the
 opposite best price (post-only safety; IOC orders, which take liquidity on purpose, are exempt); would
-increase |position| while reduce-only; would bring the open orders above ``risk.max_open_orders``; or would
-let the worst-case position (every resting and in-flight order on its side filled) go beyond
-``trading.max_absolute_position_size``.
+increase |position| while reduce-only (the engine's mode or the order's own flag); would bring the open orders
+above ``risk.max_open_orders``; or would let the worst-case position (every resting and in-flight order on its
+side filled) go beyond ``trading.max_absolute_position_size``.
+
+A trigger order (``Place.trigger``) is judged where it will execute: its trigger price must be a valid price
+within the band (and so must the limit price of a limit trigger), the notional is taken at the trigger price for
+a market trigger, and the crossing check does not apply (it does not rest on the book); instead it is rejected
+when it would fire at once at the current mid (a taking order in disguise). It counts as an open order and
+towards the worst-case position like any order; a reduce-only one must reduce the position. Trigger orders
+cannot be modified (cancel and place instead).
 
 Actions are evaluated in order, cancels first, each against the book as left by the actions accepted before
 it; the accepted actions come back in that order (cancels first). Everything is exact Decimal arithmetic.
@@ -23,7 +30,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from mmtool.core.rounding import to_decimal
-from mmtool.core.types import ZERO, Action, Cancel, Modify, Order, Place, Side, Tif
+from mmtool.core.types import ZERO, Action, Cancel, Modify, Order, Place, Side, Tif, TriggerSpec
 
 if TYPE_CHECKING:
     from mmtool.core.config import Settings
@@ -46,16 +53,25 @@ def describe(action: Action) -> str:
     """A short description of an action for logs: ``Place BUY 0.5 @ 3500 (cloid)``."""
     if isinstance(action, Cancel):
         return f"Cancel {action.cloid}"
-    return f"{type(action).__name__} {action.side.name} {action.size} @ {action.price} ({action.cloid})"
+    text = f"{type(action).__name__} {action.side.name} {action.size} @ {action.price} ({action.cloid})"
+    trigger = action.trigger if isinstance(action, Place) else None
+    if trigger is not None:
+        text += f" {trigger.kind.value} trigger {trigger.trigger_px}{' market' if trigger.is_market else ''}"
+    return text
 
 
 class _Exposure:
     """Open size per order (cloid -> side, size) and per side, as the checked actions leave it."""
 
     def __init__(self, live: Sequence[Order]) -> None:
-        self.orders: dict[str, tuple[Side, Decimal]] = {
-            o.cloid: (o.side, o.remaining) for o in live if not o.status.is_terminal
-        }
+        self.orders: dict[str, tuple[Side, Decimal]] = {}
+        #: Cloids of trigger orders (which cannot be modified).
+        self.triggers: set[str] = set()
+        for o in live:
+            if not o.status.is_terminal:
+                self.orders[o.cloid] = (o.side, o.remaining)
+                if o.trigger is not None:
+                    self.triggers.add(o.cloid)
         self.total = {Side.BUY: ZERO, Side.SELL: ZERO}
         for side, size in self.orders.values():
             self.total[side] += size
@@ -118,6 +134,8 @@ class PreTradeChecker:
                 exposure.add(action.new_cloid or action.cloid, action.side, action.size)
             else:
                 exposure.add(action.cloid, action.side, action.size)
+                if action.trigger is not None:
+                    exposure.triggers.add(action.cloid)
             accepted.append(action)
         return PreTradeResult(tuple(accepted), tuple(rejected))
 
@@ -151,6 +169,8 @@ class PreTradeChecker:
         current = exposure.orders.get(action.cloid)
         if current is None:
             return f"modify of unknown order {action.cloid}"
+        if action.cloid in exposure.triggers:
+            return f"modify of trigger order {action.cloid}: cancel it and place a new one"
         if current[0] is not action.side:
             return f"modify cannot change the side of {action.cloid} ({current[0].name} -> {action.side.name})"
         if action.new_cloid and action.new_cloid != action.cloid and action.new_cloid in exposure.orders:
@@ -162,7 +182,12 @@ class PreTradeChecker:
             return f"price {action.price} is not a valid {self.rules.asset} price (tick)"
         if not self.rules.is_valid_size(action.size):
             return f"size {action.size} is not a positive multiple of the lot {self.rules.lot}"
-        notional = action.price * action.size
+        trigger = _trigger(action)
+        if trigger is not None and not self.rules.is_valid_price(trigger.trigger_px):
+            return f"trigger price {trigger.trigger_px} is not a valid {self.rules.asset} price (tick)"
+        # A market trigger's price is only its worst price: it executes around the trigger price.
+        price = trigger.trigger_px if trigger is not None and trigger.is_market else action.price
+        notional = price * action.size
         if notional < self.rules.min_notional:
             return f"notional {notional} below the exchange minimum {self.rules.min_notional}"
         if notional > self.max_notional:
@@ -174,9 +199,27 @@ class PreTradeChecker:
     ) -> str:
         if mid is None or mid <= 0:
             return "no mid price to check the price band against"
-        if abs(action.price - mid) * BPS > self.band_bps * mid:
-            distance = abs(action.price - mid) * BPS / mid
-            return f"price {action.price} is {distance:.1f} bps from mid {mid}, beyond the {self.band_bps} bps band"
+        trigger = _trigger(action)
+        if trigger is not None:
+            return self._trigger_bounds(action.side, action.price, trigger, mid)
+        return self._band("price", action.price, mid) or self._crossing(action, best_bid, best_ask)
+
+    def _band(self, what: str, price: Decimal, mid: Decimal) -> str:
+        if abs(price - mid) * BPS > self.band_bps * mid:
+            distance = abs(price - mid) * BPS / mid
+            return f"{what} {price} is {distance:.1f} bps from mid {mid}, beyond the {self.band_bps} bps band"
+        return ""
+
+    def _trigger_bounds(self, side: Side, price: Decimal, trigger: TriggerSpec, mid: Decimal) -> str:
+        reason = self._band("trigger price", trigger.trigger_px, mid)
+        if not reason and not trigger.is_market:
+            reason = self._band("price", price, mid)
+        if not reason and trigger.fires(side, mid):
+            above = "at or above" if trigger.fires_above(side) else "at or below"
+            reason = f"trigger {trigger.trigger_px} would fire at once: mid {mid} is {above} it"
+        return reason
+
+    def _crossing(self, action: Place | Modify, best_bid: Decimal | None, best_ask: Decimal | None) -> str:
         if action.tif is not Tif.IOC:
             if action.side is Side.BUY and best_ask is not None and action.price >= best_ask:
                 return f"bid {action.price} would cross the best ask {best_ask}"
@@ -186,7 +229,7 @@ class PreTradeChecker:
 
     def _position(self, action: Place | Modify, exposure: _Exposure, position: Decimal, reduce_only: bool) -> str:
         side = action.side
-        if reduce_only:
+        if reduce_only or action.reduce_only:
             reducing = position * side.sign < 0 and action.size <= abs(position)
             if not reducing:
                 return f"reduce-only: {side.name} {action.size} would increase |position| {position}"
@@ -201,3 +244,7 @@ class PreTradeChecker:
                 f"beyond the limit {self.max_position}"
             )
         return ""
+
+
+def _trigger(action: Place | Modify) -> TriggerSpec | None:
+    return action.trigger if isinstance(action, Place) else None

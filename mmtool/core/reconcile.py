@@ -26,8 +26,8 @@ Step 3 pairs leftovers with levels greedily by distance, with the same tie-break
 price first and levels indexed best first, so ties resolve the same way every time.
 
 Output: cancels first (they free margin and order slots), then modifies, then places; bids before asks within
-each group, levels best first. Terminal orders, orders of another asset and levels of non-positive size are
-ignored. ``reduce_only`` is left False: the engine decides it.
+each group, levels best first. Terminal orders, orders of another asset, trigger orders (stops and take-profits are
+not quotes) and levels of non-positive size are ignored. ``reduce_only`` is left False: the engine decides it.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def reconcile(
     # One pass over the orders for both sides (the caller's order is kept; each side is sorted later).
     by_side: dict[Side, list[Order]] = {Side.BUY: [], Side.SELL: []}
     for o in live:
-        if o.asset == asset and not o.status.is_terminal:
+        if o.asset == asset and not o.status.is_terminal and o.trigger is None:
             by_side[o.side].append(o)
     cancels: list[Action] = []
     modifies: list[Action] = []

@@ -13,7 +13,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decima
 import attrs
 
 from mmtool.core.errors import RoundingError
-from mmtool.core.types import Side
+from mmtool.core.types import Side, TriggerSpec
 
 SIG_FIGS = 5
 PERP_MAX_DECIMALS = 6
@@ -135,6 +135,15 @@ class AssetRules:
         if rounded <= 0:
             raise RoundingError(f"{self.asset}: price {price} rounds to zero")
         return rounded.to_integral_value() if rounded == rounded.to_integral_value() else rounded
+
+    def round_trigger(self, trigger: TriggerSpec, side: Side) -> TriggerSpec:
+        """The trigger with its price rounded to a valid exchange price, toward the passive side of ``side``.
+
+        A sell's trigger rounds up and a buy's down: a stop loss then fires no later than asked and a take profit
+        no earlier, so rounding never costs the protection or the profit the caller asked for.
+        """
+        rounded = self.round_price(trigger.trigger_px, side, PASSIVE)
+        return trigger if rounded == trigger.trigger_px else attrs.evolve(trigger, trigger_px=rounded)
 
     def _round_float_price(self, price: float, down: bool) -> Decimal | None:
         """``round_price`` of a float rounded down (floor) or up (ceiling), in exact integer ticks.

@@ -65,6 +65,10 @@ clipped and counted in ``anomalies``.
 
 A fill proves the order reached the book, so it also ends the place's flight: an order that partly filled
 before its ack can be modified or cancelled without waiting for the ack.
+
+A trigger order (a ``Place`` with ``trigger``) follows the same table; its ``Order`` carries the trigger spec for
+its whole life, so ladder reconciliation can tell it from a quote and leave it alone. The exchange acknowledges
+it when it is accepted (waiting for its trigger) and again when it fires (``triggered``), then fills it.
 """
 
 from __future__ import annotations
@@ -203,6 +207,7 @@ class OrderManager:
             reduce_only=action.reduce_only,
             created_ns=ts_ns,
             updated_ns=ts_ns,
+            trigger=action.trigger,
         )
         entry = _Entry(key=action.cloid, order=order, pending_since_ns=ts_ns, aliases=[action.cloid])
         self._entries[entry.key] = entry

@@ -2,7 +2,8 @@
 
 An account is keyed by its lower-case address. Positions, entry prices, realized PnL, fees and funding live in the
 per-asset :class:`~mmtool.plugins.exchanges.sim.matching.MatchingEngine` ledgers; the account adds the USDC
-collateral they share (cross margin) and the exchange-wide identifiers (order ids, trade ids).
+collateral they share (cross margin) and the exchange-wide identifiers (order ids, trade ids), and keeps its
+trigger orders until they fire (:class:`~mmtool.plugins.exchanges.hlserver.triggers.TriggerBook`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 
 import attrs
 
-from mmtool.core.types import ZERO, Side, Tif
+from mmtool.core.types import ZERO, Side, Tif, TriggerSpec
+from mmtool.plugins.exchanges.hlserver.triggers import TriggerBook
 from mmtool.plugins.exchanges.sim.matching import MatchingEngine
 
 #: Engine keys of orders sent without a client order id start with this (never a valid cloid).
@@ -21,7 +23,10 @@ PRIVATE_KEY_PREFIX = "noc:"
 
 @attrs.define
 class OrderInfo:
-    """What the exchange remembers of one order (open or not), as ``orderStatus`` and ``openOrders`` show it."""
+    """What the exchange remembers of one order (open or not), as ``orderStatus`` and ``openOrders`` show it.
+
+    A trigger order carries its ``trigger``; ``triggered`` turns True when it fires and becomes a real order.
+    """
 
     oid: int
     coin: str
@@ -36,6 +41,8 @@ class OrderInfo:
     timestamp: int
     status: str = "open"
     status_ts: int = 0
+    trigger: TriggerSpec | None = None
+    triggered: bool = False
 
     @property
     def cloid(self) -> str | None:
@@ -67,6 +74,8 @@ class Account:
         self.last_overdraft_ms = 0
         self.scheduled_cancel_ms: int | None = None
         self.schedule_triggers: list[int] = []
+        #: Trigger orders waiting for their price (listed among the open orders, not on the book).
+        self.triggers = TriggerBook()
 
     def open_orders(self) -> list[OrderInfo]:
         """Resting orders, oldest first."""

@@ -12,8 +12,10 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+import attrs
+
 from mmtool.core.cloid import is_valid_cloid
-from mmtool.core.types import Side, Tif
+from mmtool.core.types import Side, Tif, TriggerKind, TriggerSpec
 from mmtool.plugins.exchanges.hlserver import views
 from mmtool.plugins.exchanges.hlserver.accounts import Account
 from mmtool.plugins.exchanges.hlserver.auth import (
@@ -30,14 +32,30 @@ from mmtool.plugins.exchanges.hlserver.journal import Journal
 from mmtool.plugins.exchanges.hlserver.markets import AssetMarket
 from mmtool.plugins.exchanges.hlserver.numbers import is_int, parse_decimal
 from mmtool.plugins.exchanges.hlserver.ratelimit import charge_address, user_rate_limit
+from mmtool.plugins.exchanges.hlserver.triggers import INVALID_TRIGGER_PX
 from mmtool.plugins.exchanges.hlserver.venue import Venue
 
 DESERIALIZE = "Failed to deserialize the JSON body into the target type"
 SCHEDULE_MIN_LEAD_MS = 5_000
 SCHEDULE_TRIGGERS_PER_DAY = 10
 DAY_MS = 86_400_000
-TRIGGER_UNSUPPORTED = "Trigger orders are not supported by the local exchange."
+TRIGGER_MODIFY_UNSUPPORTED = "Modifying an order into a trigger order is not supported by the local exchange."
+TPSL_GROUPING_UNSUPPORTED = "Grouped TP/SL orders (normalTpsl, positionTpsl) are not supported by the local exchange."
 _TIFS = {t.value: t for t in Tif}
+_TPSL = {k.value: k for k in TriggerKind}
+
+
+@attrs.frozen
+class OrderTerms:
+    """An order's terms as parsed from its wire; ``trigger`` is set for a trigger order (``tif`` is then unused)."""
+
+    asset: AssetMarket
+    side: Side
+    price: Decimal
+    size: Decimal
+    tif: Tif
+    reduce_only: bool
+    trigger: TriggerSpec | None = None
 
 
 class BadRequest(Exception):
@@ -297,16 +315,20 @@ class ExchangeCore:
             limit = order_type["limit"]
             if not isinstance(limit, dict) or limit.get("tif") not in _TIFS:
                 raise BadRequest("unknown variant for `tif`: expected Alo, Ioc or Gtc")
-        elif "trigger" not in order_type:
+        elif "trigger" in order_type:
+            trigger = _field(order_type, "trigger", _is_dict, "an object")
+            _field(trigger, "isMarket", _is_bool, "a bool")
+            _field(trigger, "triggerPx", _is_str, "a string")
+            if trigger.get("tpsl") not in _TPSL:
+                raise BadRequest("unknown variant for `tpsl`: expected tp or sl")
+        else:
             raise BadRequest("order type must be `limit` or `trigger`")
 
-    def _parse_order(self, wire: Mapping[str, Any]) -> tuple[AssetMarket, Side, Decimal, Decimal, Tif, bool] | str:
+    def _parse_order(self, wire: Mapping[str, Any]) -> OrderTerms | str:
         """The order's terms, or its per-order error text."""
         index = wire["a"]
         if not 0 <= index < len(self.venue.assets):
             return f"Invalid asset {index}."
-        if "trigger" in wire["t"]:
-            return TRIGGER_UNSUPPORTED
         price = parse_decimal(wire["p"])
         if price is None or price <= 0:
             return f"Order has invalid price. asset={index}"
@@ -316,17 +338,36 @@ class ExchangeCore:
         if size == 0:
             return f"Order has zero size. asset={index}"
         side = Side.BUY if wire["b"] else Side.SELL
-        return self.venue.assets[index], side, price, size, _TIFS[wire["t"]["limit"]["tif"]], wire["r"]
+        asset = self.venue.assets[index]
+        order_type = wire["t"]
+        if "trigger" not in order_type:
+            return OrderTerms(asset, side, price, size, _TIFS[order_type["limit"]["tif"]], wire["r"])
+        trigger = order_type["trigger"]
+        trigger_px = parse_decimal(trigger["triggerPx"])
+        if trigger_px is None:
+            return f"{INVALID_TRIGGER_PX} asset={index}"
+        spec = TriggerSpec(trigger_px, trigger["isMarket"], _TPSL[trigger["tpsl"]])
+        return OrderTerms(asset, side, price, size, Tif.GTC, wire["r"], spec)
 
     def _order(self, auth: Authorized, action: Mapping[str, Any]) -> dict[str, Any]:
+        grouped = action["grouping"] != "na"
         statuses = []
         for wire in action["orders"]:
             parsed = self._parse_order(wire)
             if isinstance(parsed, str):
                 statuses.append({"error": parsed})
                 continue
-            asset, side, price, size, tif, reduce_only = parsed
-            statuses.append(self.venue.place(auth.account, asset, side, price, size, tif, reduce_only, wire.get("c")))
+            t = parsed
+            cloid = wire.get("c")
+            if t.trigger is None:
+                statuses.append(self.venue.place(auth.account, t.asset, t.side, t.price, t.size, t.tif, t.reduce_only,
+                                                 cloid))
+            elif grouped:
+                # Children tied to a parent's fill or to the position need more than a trigger book: refuse them.
+                statuses.append({"error": TPSL_GROUPING_UNSUPPORTED})
+            else:
+                statuses.append(self.venue.place_trigger(auth.account, t.asset, t.side, t.price, t.size, t.reduce_only,
+                                                         cloid, t.trigger))
         return ok("order", {"statuses": statuses})
 
     def _cancel(self, auth: Authorized, action: Mapping[str, Any]) -> dict[str, Any]:
@@ -348,8 +389,11 @@ class ExchangeCore:
         parsed = self._parse_order(wire)
         if isinstance(parsed, str):
             return {"error": parsed}
-        asset, side, price, size, tif, reduce_only = parsed
-        return self.venue.modify(account, item["oid"], asset, side, price, size, tif, reduce_only, wire.get("c"))
+        if parsed.trigger is not None:
+            return {"error": TRIGGER_MODIFY_UNSUPPORTED}
+        t = parsed
+        return self.venue.modify(account, item["oid"], t.asset, t.side, t.price, t.size, t.tif, t.reduce_only,
+                                 wire.get("c"))
 
     def _modify(self, auth: Authorized, action: Mapping[str, Any]) -> dict[str, Any]:
         status = self._modify_one(auth.account, action)

@@ -5,6 +5,9 @@ operation. Each operation drains the engines it touched at once and translates t
 wire objects (fills, order updates, funding), queued in :attr:`Venue.outbox` for the WebSocket hub as
 ``(subscription key, message)`` pairs and journalled.
 
+Trigger orders wait in their account's trigger book (see :mod:`.triggers`) and are checked against the mark after
+every market step; a fired one becomes an order of the account's engine under the same oid.
+
 Accounts do not trade with each other: each account's orders are matched against the synthetic market's book (the
 market is exogenous and does not see them), which is what the simulated exchange models. Every account's resting
 orders are shown in the public book all the same.
@@ -18,12 +21,13 @@ from decimal import Decimal
 from typing import Any
 
 from mmtool.core.rounding import AssetRules, to_decimal
-from mmtool.core.types import ZERO, OrderStatus, Side, Tif
+from mmtool.core.types import ZERO, OrderStatus, Side, Tif, TriggerSpec
 from mmtool.plugins.exchanges.hlserver.accounts import PRIVATE_KEY_PREFIX, Account, OrderInfo
 from mmtool.plugins.exchanges.hlserver.config import ServerConfig
 from mmtool.plugins.exchanges.hlserver.journal import Journal
 from mmtool.plugins.exchanges.hlserver.markets import AssetMarket
 from mmtool.plugins.exchanges.hlserver.numbers import px, usd
+from mmtool.plugins.exchanges.hlserver.triggers import check_trigger_order, execution_terms, refused_status
 from mmtool.plugins.exchanges.sim.ledger import FillRecord
 from mmtool.plugins.exchanges.sim.market import BookStep, FundingStep, SweepStep
 from mmtool.plugins.exchanges.sim.matching import (
@@ -41,6 +45,7 @@ NS_PER_MS = 1_000_000
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 #: Hyperliquid's default leverage for a new position (cross), capped at the asset's maximum.
 DEFAULT_LEVERAGE = 20
+TRIGGER_MODIFY_UNSUPPORTED = "Trigger orders cannot be modified on the local exchange; cancel and place again."
 #: Liquidation orders are Ioc limits this far through the mark, so they take whatever the book holds.
 LIQUIDATION_SLIPPAGE = Decimal("0.5")
 _CANCEL_STATUS = {
@@ -119,6 +124,9 @@ class Venue:
                     asset.book_dirty = True
                 elif isinstance(step, FundingStep):
                     self._funding(asset, step)
+                    continue
+                if step is not None:
+                    self._fire_triggers(asset, step.ts_ns)
         now_ms = self.now_ms
         for account in list(self.accounts.values()):
             if account.scheduled_cancel_ms is not None and now_ms >= account.scheduled_cancel_ms:
@@ -204,6 +212,39 @@ class Venue:
         self._drain(account, asset, engine)
         return self._status(result.status, oid, cloid, result.filled, result.avg_price)
 
+    def place_trigger(
+        self, account: Account, asset: AssetMarket, side: Side, price: Decimal, size: Decimal, reduce_only: bool,
+        cloid: str | None, trigger: TriggerSpec,
+    ) -> dict[str, Any]:
+        """Accept a trigger order into the account's trigger book; the order status object of the answer.
+
+        The answer is ``resting`` with the new oid, as for a standalone trigger order on the exchange; one whose
+        condition already holds fires at once (its fate follows on the WebSocket and in ``orderStatus``).
+        """
+        if cloid is not None and cloid in account.by_cloid and account.orders[account.by_cloid[cloid]].is_open:
+            return {"error": f"Duplicate client order id. asset={asset.index}"}
+        engine = asset.engines.get(account.address)
+        position = engine.account.position if engine is not None else ZERO
+        error = check_trigger_order(asset.rules, asset.index, side, price, size, trigger, reduce_only, position)
+        if error:
+            return {"error": error}
+        key = cloid if cloid is not None else self._private_key()
+        oid = self._next_oid
+        self._next_oid += 1
+        now = self.now_ms
+        info = OrderInfo(
+            oid=oid, coin=asset.name, asset=asset.index, key=key, side=side, limit_px=price, orig_sz=size, sz=size,
+            tif=Tif.IOC if trigger.is_market else Tif.GTC, reduce_only=reduce_only, timestamp=now, status="open",
+            status_ts=now, trigger=trigger,
+        )
+        account.orders[oid] = info
+        if cloid is not None:
+            account.by_cloid[cloid] = oid
+        account.triggers.add(info)
+        self._publish_update(account, info)
+        self._fire_triggers(asset, self.now_ns, account)
+        return self._status("resting", oid, cloid, ZERO, None)
+
     def modify(
         self, account: Account, ref: int | str, asset: AssetMarket, side: Side, price: Decimal, size: Decimal,
         tif: Tif, reduce_only: bool, cloid: str | None,
@@ -212,6 +253,8 @@ class Venue:
         info = account.order_by_ref(ref)
         if info is None or not info.is_open or info.asset != asset.index:
             return {"error": "Cannot modify canceled or filled order"}
+        if info.oid in account.triggers:
+            return {"error": TRIGGER_MODIFY_UNSUPPORTED}
         engine = self.engine(account, asset)
         self._prepare_margin(account, asset.index)
         key = cloid if cloid is not None else info.key
@@ -234,6 +277,10 @@ class Venue:
         missing = f"{MISSING_ORDER_ERROR} asset={asset_index}"
         if info is None or not info.is_open or info.asset != asset_index:
             return missing
+        if account.triggers.discard(info.oid):
+            info.status, info.status_ts = status or "canceled", self.now_ms
+            self._publish_update(account, info)
+            return None
         asset = self.assets[asset_index]
         engine = self.engine(account, asset)
         error = engine.cancel(info.key, self.now_ns)
@@ -251,6 +298,45 @@ class Venue:
             message = {"channel": "user", "data": {"nonUserCancel": cancelled}}
             self.outbox.append((("userEvents", account.address), message))
         return len(cancelled)
+
+    def _fire_triggers(self, asset: AssetMarket, ts_ns: int, only: Account | None = None) -> None:
+        """Fire the trigger orders on ``asset`` (of every account, or of ``only``) whose condition the mark meets."""
+        mark = asset.mark()
+        if mark is None:
+            return
+        for account in [only] if only is not None else list(self.accounts.values()):
+            if len(account.triggers) == 0:
+                continue
+            for info in account.triggers.due(asset.index, mark):
+                self._fire(account, asset, info, ts_ns)
+
+    def _fire(self, account: Account, asset: AssetMarket, info: OrderInfo, ts_ns: int) -> None:
+        """Turn a trigger order whose condition holds into a real order under the same oid."""
+        now = ts_ns // NS_PER_MS
+        info.triggered = True
+        info.status, info.status_ts = "triggered", now
+        self._publish_update(account, info)
+        self.journal.write(now, "trigger_fired", user=account.address, oid=info.oid, coin=asset.name,
+                           markPx=px(asset.mark() or ZERO))
+        price, tif = execution_terms(info, asset.rules)
+        engine = self.engine(account, asset)
+        self._prepare_margin(account, asset.index)
+        info.tif = tif
+        result = engine.place(OrderRequest(info.key, info.side, price, info.sz, tif, info.reduce_only), ts_ns)
+        if not result.ok:
+            engine.drain()
+            info.status, info.status_ts = refused_status(result.error), now
+            self._publish_update(account, info)
+            return
+        assert result.oid is not None
+        account.local_oids[(asset.index, result.oid)] = info.oid
+        self._drain(account, asset, engine)
+
+    def _publish_update(self, account: Account, info: OrderInfo) -> None:
+        asset = self.assets[info.asset]
+        asset.book_dirty = True
+        self.outbox.append((("orderUpdates", account.address), {"channel": "orderUpdates",
+                                                                "data": [self.order_update(info)]}))
 
     def _private_key(self) -> str:
         key = f"{PRIVATE_KEY_PREFIX}{self._next_private}"

@@ -9,7 +9,9 @@ from mmtool.core.types import ZERO
 from mmtool.plugins.exchanges.hlserver.accounts import Account, OrderInfo
 from mmtool.plugins.exchanges.hlserver.markets import AssetMarket
 from mmtool.plugins.exchanges.hlserver.numbers import px, usd
+from mmtool.plugins.exchanges.hlserver.triggers import trigger_condition
 from mmtool.plugins.exchanges.hlserver.venue import Venue
+from mmtool.plugins.exchanges.hyperliquid.wire import trigger_order_type
 
 MAX_FILLS = 2000
 
@@ -144,11 +146,20 @@ def open_order(info: OrderInfo) -> dict[str, Any]:
 
 
 def frontend_order(info: OrderInfo) -> dict[str, Any]:
-    """A ``frontendOpenOrders`` item (also ``orderStatus``'s order)."""
+    """A ``frontendOpenOrders`` item (also ``orderStatus``'s order).
+
+    A trigger order shows ``isTrigger`` while it waits, its ``orderType`` (``Stop Market``, ``Take Profit Limit``,
+    ...), ``triggerPx`` and ``triggerCondition`` (``Price below 3400``, then ``Triggered``), and no ``tif`` until
+    it fires.
+    """
     out = open_order(info)
+    trigger = info.trigger
+    waiting = trigger is not None and not info.triggered
     out.update({
-        "isPositionTpsl": False, "isTrigger": False, "orderType": "Limit", "reduceOnly": info.reduce_only,
-        "tif": info.tif.value, "triggerCondition": "N/A", "triggerPx": "0.0", "children": [],
+        "isPositionTpsl": False, "isTrigger": waiting,
+        "orderType": trigger_order_type(trigger) if trigger is not None else "Limit", "reduceOnly": info.reduce_only,
+        "tif": None if waiting else info.tif.value, "triggerCondition": trigger_condition(info),
+        "triggerPx": px(trigger.trigger_px) if trigger is not None else "0.0", "children": [],
     })
     return out
 

@@ -17,6 +17,11 @@ the answers come back later as events. Safety around that:
 - the request weight and the address budget are accounted (:attr:`HyperliquidAdapter.limits`); 429s become
   ``RateLimited`` events and :meth:`HyperliquidAdapter.tolerance_multiplier` widens as the budget runs low.
 
+Trigger orders (a ``Place`` with ``trigger``) go out in the same ``order`` batch with a ``{"trigger": ...}`` order
+type and grouping ``na``. The exchange acknowledges one with ``resting`` (or ``waitingForTrigger``), says
+``triggered`` when it fires, then fills it: each of these reaches the engine as an ``OrderUpdate`` (RESTING, then
+RESTING again, then the fill and FILLED). ``open_orders`` reports a listed trigger order with its trigger.
+
 Trading with an agent (API wallet) key: the key signs, ``network.account_address`` (or ``network.vault_address``
 for a vault or subaccount, which is also sent as ``vaultAddress``) is the account whose state is read.
 """
@@ -68,6 +73,7 @@ from mmtool.plugins.exchanges.hyperliquid.state import CANCEL_FAILED_PREFIX, Fil
 from mmtool.plugins.exchanges.hyperliquid.wire import (
     OrderResult,
     OrderResultKind,
+    Trigger,
     batch_modify_action,
     cancel_action,
     cancel_by_cloid_action,
@@ -96,6 +102,15 @@ NEVER_SEEN = "never reached the exchange"
 
 def _is_mainnet(network: str) -> bool:
     return network == "mainnet"
+
+
+def _is_trigger(action: Action) -> bool:
+    return isinstance(action, Place) and action.trigger is not None
+
+
+def _order_type(place: Place) -> Tif | Trigger:
+    """The wire order type of a Place: its time in force, or its trigger."""
+    return Trigger.from_spec(place.trigger) if place.trigger is not None else place.tif
 
 
 class HyperliquidAdapter:
@@ -322,10 +337,10 @@ class HyperliquidAdapter:
                 self._refuse(action, f"unknown asset {action.asset!r}", now)
             elif isinstance(action, Cancel):
                 cancels.append(action)
-            elif self._post_only_mode(now) and action.tif is not Tif.ALO:
+            elif self._post_only_mode(now) and (action.tif is not Tif.ALO or _is_trigger(action)):
                 log.error(
                     "Exchange accepts only post-only orders (after an upgrade): %s order refused",
-                    action.tif.value,
+                    "trigger" if _is_trigger(action) else action.tif.value,
                     extra={"fields": {"cloid": action.cloid, "reduce_only": action.reduce_only}},
                 )
                 self._refuse(action, "post-only mode: the exchange accepts only Alo orders for now", now)
@@ -362,6 +377,7 @@ class HyperliquidAdapter:
                 oid=o.oid,
                 created_ns=now,
                 updated_ns=now,
+                trigger=o.trigger,
             )
             for o in await self._listed_ours()
         ]
@@ -435,9 +451,10 @@ class HyperliquidAdapter:
             places = [a for a in items if isinstance(a, Place)]
             for p in places:
                 self.orders.placed(p, now)
+            # A standalone trigger order goes in the plain "na" grouping, as the SDK sends it.
             return order_action(
                 [
-                    order_wire(asset_id, p.side is Side.BUY, p.price, p.size, p.reduce_only, p.tif, p.cloid)
+                    order_wire(asset_id, p.side is Side.BUY, p.price, p.size, p.reduce_only, _order_type(p), p.cloid)
                     for p in places
                 ]
             )

@@ -110,6 +110,7 @@ ERROR_TABLE: tuple[tuple[str, type[ExchangeRejected]], ...] = (
     ("insufficient margin", InsufficientMargin),
     ("price must be divisible by tick size", InvalidPriceOrSize),
     ("order has invalid price", InvalidPriceOrSize),
+    ("order has invalid trigger price", InvalidPriceOrSize),
     ("order has invalid size", InvalidPriceOrSize),
     ("order has zero size", InvalidPriceOrSize),
     ("too many cumulative requests sent", RateLimited),

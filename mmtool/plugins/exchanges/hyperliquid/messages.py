@@ -9,7 +9,8 @@ Order statuses (``orderUpdates`` items, ``orderStatus`` answers) map to :class:`
 =================================================================  ==========================================
 exchange status                                                    core status
 =================================================================  ==========================================
-``open``, ``triggered``                                            RESTING (an acknowledgement)
+``open``, ``triggered`` (a trigger order fired),                   RESTING (an acknowledgement)
+``waitingForTrigger``, ``waitingForFill``
 ``filled``                                                         FILLED
 ``rejected`` and every ``...Rejected`` (``badAloPxRejected``,      REJECTED, the status as the reason
 ``minTradeNtlRejected``, ``perpMarginRejected``, ``tickRejected``,
@@ -48,7 +49,11 @@ from mmtool.plugins.exchanges.hyperliquid.errors import MalformedResponse
 
 NS_PER_MS = 1_000_000
 _SIDES = {"B": Side.BUY, "A": Side.SELL}
-_SPECIAL = {"open": OrderStatus.RESTING, "triggered": OrderStatus.RESTING, "filled": OrderStatus.FILLED}
+# A trigger order waiting for its price (or its parent's fill) and one that just fired are both acknowledged.
+_SPECIAL = {
+    "open": OrderStatus.RESTING, "triggered": OrderStatus.RESTING, "waitingForTrigger": OrderStatus.RESTING,
+    "waitingForFill": OrderStatus.RESTING, "filled": OrderStatus.FILLED,
+}
 
 
 def dec(value: Any, field: str = "number") -> Decimal:

@@ -9,6 +9,10 @@ Three kinds of discrepancy come out of :func:`audit_orders`:
 - **missing**: orders we hold live that the exchange does not list, and whose last action is older than the
   grace period and has no answer still awaited; the adapter asks ``orderStatus`` what became of them.
 - **mismatched**: orders both sides list with a different price or resting size (no modify in flight).
+
+Trigger orders (stops, take-profits) are judged like any other: ours are known to the registry from the moment
+they are sent until they end, so the audit never takes them for orphans; ``frontendOpenOrders`` lists them with
+their limit price and size, which is what the registry holds.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from typing import Any, Literal
 
 import attrs
 
-from mmtool.core.types import Side
+from mmtool.core.types import Side, TriggerSpec
 from mmtool.plugins.exchanges.hyperliquid.messages import dec, side_of
 from mmtool.plugins.exchanges.hyperliquid.state import LocalOrder, OrderRegistry
+from mmtool.plugins.exchanges.hyperliquid.wire import trigger_from_listing
 
 Scope = Literal["asset", "prefix", "none"]
 SCOPES: tuple[str, ...] = ("asset", "prefix", "none")
@@ -29,7 +34,11 @@ SCOPES: tuple[str, ...] = ("asset", "prefix", "none")
 
 @attrs.frozen
 class ExchangeOrder:
-    """One open order as the exchange lists it (``openOrders`` / ``frontendOpenOrders``)."""
+    """One open order as the exchange lists it (``openOrders`` / ``frontendOpenOrders``).
+
+    ``trigger`` is set for a trigger order listed by ``frontendOpenOrders`` (its ``orderType`` and ``triggerPx``;
+    ``openOrders`` does not say).
+    """
 
     coin: str
     oid: int
@@ -37,10 +46,11 @@ class ExchangeOrder:
     price: Decimal
     size: Decimal
     cloid: str | None = None
+    trigger: TriggerSpec | None = None
 
     @classmethod
     def from_wire(cls, item: Mapping[str, Any]) -> ExchangeOrder:
-        """Parse ``{"coin", "limitPx", "oid", "side", "sz", "cloid"?, ...}``."""
+        """Parse ``{"coin", "limitPx", "oid", "side", "sz", "cloid"?, "orderType"?, "triggerPx"?, ...}``."""
         return cls(
             coin=str(item["coin"]),
             oid=int(item["oid"]),
@@ -48,6 +58,7 @@ class ExchangeOrder:
             price=dec(item["limitPx"], "limitPx"),
             size=dec(item["sz"], "sz"),
             cloid=item.get("cloid") or None,
+            trigger=trigger_from_listing(item.get("orderType"), item.get("triggerPx")),
         )
 
 

@@ -21,7 +21,7 @@ import attrs
 from mmtool.core.cloid import is_valid_cloid
 from mmtool.core.errors import MmtoolError
 from mmtool.core.rounding import from_wire, to_wire
-from mmtool.core.types import Tif
+from mmtool.core.types import Tif, TriggerKind, TriggerSpec
 from mmtool.plugins.exchanges.hyperliquid.errors import (
     ExchangeRejected,
     MalformedResponse,
@@ -47,6 +47,40 @@ class Trigger:
     def __attrs_post_init__(self) -> None:
         if self.tpsl not in ("tp", "sl"):
             raise ValueError(f"tpsl must be 'tp' or 'sl' (got {self.tpsl!r})")
+
+    @classmethod
+    def from_spec(cls, spec: TriggerSpec) -> Trigger:
+        """The wire order type of a core :class:`~mmtool.core.types.TriggerSpec`."""
+        return cls(spec.trigger_px, spec.is_market, spec.kind.value)  # type: ignore[arg-type]
+
+
+#: ``orderType`` of a trigger order in ``frontendOpenOrders`` / ``orderStatus``, by (kind, is_market).
+TRIGGER_ORDER_TYPES: dict[tuple[TriggerKind, bool], str] = {
+    (TriggerKind.STOP_LOSS, True): "Stop Market",
+    (TriggerKind.STOP_LOSS, False): "Stop Limit",
+    (TriggerKind.TAKE_PROFIT, True): "Take Profit Market",
+    (TriggerKind.TAKE_PROFIT, False): "Take Profit Limit",
+}
+_TRIGGER_BY_ORDER_TYPE = {name: key for key, name in TRIGGER_ORDER_TYPES.items()}
+
+
+def trigger_order_type(spec: TriggerSpec) -> str:
+    """The ``orderType`` the exchange lists a trigger order under, e.g. ``"Stop Market"``."""
+    return TRIGGER_ORDER_TYPES[(spec.kind, spec.is_market)]
+
+
+def trigger_from_listing(order_type: Any, trigger_px: Any) -> TriggerSpec | None:
+    """The trigger of a listed order (``orderType``, ``triggerPx`` of ``frontendOpenOrders``), None for a limit.
+
+    A ``triggerPx`` that is not a positive decimal makes the listing malformed (:class:`MalformedResponse`).
+    """
+    key = _TRIGGER_BY_ORDER_TYPE.get(order_type) if isinstance(order_type, str) else None
+    if key is None:
+        return None
+    px = _decimal(trigger_px, "triggerPx")
+    if px <= 0:
+        raise MalformedResponse(f"triggerPx: expected a positive price, got {trigger_px!r}")
+    return TriggerSpec(px, key[1], key[0])
 
 
 @attrs.frozen

@@ -289,6 +289,13 @@ class SyntheticMarket:
         """The current annualised volatility of the price process."""
         return math.exp(self._h)
 
+    def move_price(self, price: float) -> None:
+        """Move the latent price to ``price`` at once (a shock a test or a scenario imposes); the book follows at
+        its next refresh, and the path goes on from there with the same random streams."""
+        if not price > 0:
+            raise ValueError(f"price must be > 0 (got {price})")
+        self._x = math.log(price)
+
     def in_cascade(self, ts_ns: int) -> bool:
         """True while a liquidation cascade is under way."""
         return self._cascade_start <= ts_ns < self._cascade_end

@@ -5,7 +5,8 @@ engine ``order_latency_ms`` after they are sent; everything the exchange says (m
 stamped with exchange time and reaches us ``market_data_latency_ms`` later; a ``Timer`` every
 ``timer_interval_ms``; events come out in local-time order and the clock advances to each as it is handed out.
 Ties are broken actions first, then market, then timers, so the stream depends only on the market and on what
-was submitted when. Subclasses supply the market: :meth:`Venue._next_market_time` and :meth:`Venue._market_step`.
+was submitted when. Trigger orders are rejected (the simulated venue has no trigger book). Subclasses supply
+the market: :meth:`Venue._next_market_time` and :meth:`Venue._market_step`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from mmtool.plugins.exchanges.sim.matching import (
 MODIFY_PREFIX = "modify: "
 CANCEL_PREFIX = "cancel: "
 CANCEL_FAILURE_TEXT = "Simulated exchange error: cancel refused (cancel_failures)."
+TRIGGER_UNSUPPORTED = "Trigger orders are not supported by the simulated exchange."
 
 _ACTION, _MARKET, _TIMER = 0, 1, 2
 
@@ -207,7 +209,13 @@ class Venue(abc.ABC):
             reason = f"{prefix}Unknown asset {action.asset!r}: this {self.venue_name} trades {self.asset}."
             self._buffer.append(OrderUpdate(action.asset, action.cloid, status, ts, local, reason=reason))
             return
-        if isinstance(action, Place):
+        if isinstance(action, Place) and action.trigger is not None:
+            # The simulated venue has no trigger book: refusing beats resting a stop as a plain limit order.
+            self._buffer.append(
+                OrderUpdate(self.asset, action.cloid, OrderStatus.REJECTED, ts, local, price=action.price,
+                            size=action.size, reason=TRIGGER_UNSUPPORTED)
+            )
+        elif isinstance(action, Place):
             request = OrderRequest(action.cloid, action.side, action.price, action.size, action.tif, action.reduce_only)
             result = self.engine.place(request, ts)
             self._flush()
