@@ -27,6 +27,7 @@ import numpy as np
 
 from mmtool.core.components import ComponentContext
 from mmtool.core.config import Settings
+from mmtool.core.gcquiet import quiet_gc
 from mmtool.core.plugins import load_registry
 from mmtool.core.rounding import AssetRules
 from mmtool.core.session import build_engine
@@ -136,6 +137,12 @@ def main() -> None:
     logging.disable(logging.WARNING)
     asyncio.set_event_loop(asyncio.new_event_loop())  # the adapter's queue lives on a loop
     adapter, engine = build()
+    with quiet_gc():  # as the runner trades
+        run(adapter, engine, args)
+
+
+def run(adapter: HyperliquidAdapter, engine: object, args: argparse.Namespace) -> None:
+    """Warm up, then time ``args.messages`` book messages and print the figures."""
     market = Market(args.seed)
     ts = T0_MS * 1_000_000
     for i in range(3000):  # warm-up: estimators, quoting, a resting ladder

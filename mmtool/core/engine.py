@@ -258,9 +258,11 @@ class Engine:
         book = event.book
         if not book.bids or not book.asks:
             return self._bad(event, "book with an empty side")
-        for level in (*book.bids, *book.asks):
-            if not (_valid_price(level.price) and level.size.is_finite() and level.size >= 0):
-                return self._bad(event, "book level with a non-positive or non-finite price or size")
+        for side in (book.bids, book.asks):
+            for level in side:
+                price, size = level.price, level.size
+                if not (price.is_finite() and price > 0 and size.is_finite() and size >= 0):
+                    return self._bad(event, "book level with a non-positive or non-finite price or size")
         best_bid, best_ask = book.bids[0].price, book.asks[0].price
         if best_bid >= best_ask:
             return self._bad(event, "crossed book")

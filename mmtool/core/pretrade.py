@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from mmtool.core.rounding import to_decimal
-from mmtool.core.types import ZERO, Action, Cancel, Modify, Order, Place, Side, Tif, TriggerSpec
+from mmtool.core.types import ZERO, Action, Cancel, Modify, Order, OrderStatus, Place, Side, Tif, TriggerSpec
 
 if TYPE_CHECKING:
     from mmtool.core.config import Settings
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mmtool.pretrade")
 
 BPS = Decimal(10_000)
+_TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 
 
 @attrs.frozen
@@ -67,14 +68,19 @@ class _Exposure:
         self.orders: dict[str, tuple[Side, Decimal]] = {}
         #: Cloids of trigger orders (which cannot be modified).
         self.triggers: set[str] = set()
+        buy = sell = ZERO
         for o in live:
-            if not o.status.is_terminal:
-                self.orders[o.cloid] = (o.side, o.remaining)
-                if o.trigger is not None:
-                    self.triggers.add(o.cloid)
-        self.total = {Side.BUY: ZERO, Side.SELL: ZERO}
-        for side, size in self.orders.values():
-            self.total[side] += size
+            if o.status in _TERMINAL:
+                continue
+            remaining = o.size - o.filled
+            self.orders[o.cloid] = (o.side, remaining)
+            if o.trigger is not None:
+                self.triggers.add(o.cloid)
+            if o.side is Side.BUY:
+                buy += remaining
+            else:
+                sell += remaining
+        self.total = {Side.BUY: buy, Side.SELL: sell}
 
     def remove(self, cloid: str) -> None:
         side, size = self.orders.pop(cloid, (None, ZERO))

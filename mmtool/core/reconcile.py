@@ -39,6 +39,9 @@ from mmtool.core.rounding import to_decimal
 from mmtool.core.types import Action, Cancel, Ladder, Modify, Order, OrderStatus, Place, Quote, Side, Tif
 
 _BPS = Decimal(10_000)
+#: A float price test this far from its bound cannot be wrong (float errors are ~1e-16 relative); nearer, the
+#: exact Decimal test decides.
+_INSIDE, _OUTSIDE = 1.0 - 1e-9, 1.0 + 1e-9
 #: Statuses whose order awaits the exchange's answer (looked up once: enum member access is not free).
 _PENDING_CANCEL = OrderStatus.PENDING_CANCEL
 _AWAITING = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL)
@@ -158,20 +161,26 @@ def _reconcile_side(
             if i not in covered
         ]
         covered.update(i for _, i, _, _ in _greedy(pairs, set(), set()))
-    # 2. Acknowledged orders close enough in price and size keep their place.
+    # 2. Acknowledged orders close enough in price and size keep their place. Floats settle the price test for
+    # every pair clear of the boundary; the exact Decimal test decides the rest, so the outcome is exact.
     by_cloid = {order.cloid: order for _, order in acked}
     used: set[str] = set()
-    size_room = [size_tol * level.size for level in levels]
-    sizes = [level.size for level in levels]
     pairs = []
-    for rank, order in acked:
-        price, remaining, cloid = order.price, order.remaining, order.cloid
-        for i, level_price in enumerate(prices):
-            if i in covered:
-                continue
-            distance = abs(price - level_price)
-            if distance * _BPS <= price_room[i] and abs(remaining - sizes[i]) <= size_room[i]:
-                pairs.append((distance, i, rank, cloid))
+    if acked:
+        open_levels = [(i, float(prices[i]), float(price_room[i])) for i in range(len(levels)) if i not in covered]
+        for rank, order in acked:
+            price = order.price
+            price_f = float(price)
+            for i, level_f, room_f in open_levels:
+                lhs = abs(price_f - level_f) * 1e4
+                if lhs > room_f * _OUTSIDE:
+                    continue
+                distance = abs(price - prices[i])
+                if lhs >= room_f * _INSIDE and distance * _BPS > price_room[i]:
+                    continue
+                level = levels[i]
+                if abs(order.remaining - level.size) <= size_tol * level.size:
+                    pairs.append((distance, i, rank, order.cloid))
     for i, cloid in _max_matching(pairs):
         covered.add(i)
         used.add(cloid)

@@ -39,6 +39,8 @@ _P10_OFFSET = 16
 _P10 = tuple(10**m if m >= 0 else 1 / 10**-m for m in range(-_P10_OFFSET, _P10_OFFSET + 1))
 #: Size of the ``min_lots`` cache before it is cleared (prices drift, so old entries stop being asked for).
 _MIN_LOTS_CACHE = 4096
+#: A float price times its tick scale this far from an integer is decided by float arithmetic alone.
+_CLEAR = 1e-6
 
 
 def to_decimal(value: float | int | str | Decimal) -> Decimal:
@@ -73,6 +75,8 @@ class AssetRules:
     _quanta: tuple[Decimal, ...] = attrs.field(init=False, repr=False, eq=False)
     _lots_per_unit: int = attrs.field(init=False, repr=False, eq=False)
     _min_lots: dict[Decimal, int] = attrs.field(init=False, repr=False, eq=False)
+    _valid_prices: dict[Decimal, bool] = attrs.field(init=False, repr=False, eq=False)
+    _tick_prices: dict[tuple[int, int], Decimal] = attrs.field(init=False, repr=False, eq=False)
     # By ``magnitude + _P10_OFFSET``: (decimals allowed, 10**decimals, ticks at the next power of ten).
     _grids: tuple[tuple[int, int, int], ...] = attrs.field(init=False, repr=False, eq=False)
 
@@ -81,6 +85,8 @@ class AssetRules:
         object.__setattr__(self, "_quanta", tuple(Decimal(1).scaleb(-d) for d in range(SPOT_MAX_DECIMALS + 1)))
         object.__setattr__(self, "_lots_per_unit", 10**self.sz_decimals if self.sz_decimals >= 0 else 0)
         object.__setattr__(self, "_min_lots", {})
+        object.__setattr__(self, "_valid_prices", {})
+        object.__setattr__(self, "_tick_prices", {})
         grids = []
         for magnitude in range(-_P10_OFFSET, _P10_OFFSET):
             decimals = max(0, min(self.max_price_decimals, SIG_FIGS - 1 - magnitude))
@@ -163,21 +169,38 @@ class AssetRules:
         elif price >= _P10[index + 1]:
             index += 1
         decimals, scale, carry = self._grids[index]
-        numerator, denominator = price.as_integer_ratio()
-        ticks, remainder = divmod(numerator * scale, denominator)
-        if remainder:
-            nearest = ticks + 1 if 2 * remainder >= denominator else ticks
-            if nearest / scale == price:
-                ticks = nearest
-            elif not down:
+        scaled = price * scale
+        ticks = math.floor(scaled)
+        if _CLEAR < scaled - ticks < 1.0 - _CLEAR:
+            # Far from a tick: the float product's error (~1e-16 relative) and the gap between the float and its
+            # repr cannot cross a tick, so this floor is the exact one, and no tick equals the price.
+            if not down:
                 ticks += 1
+        else:
+            numerator, denominator = price.as_integer_ratio()
+            ticks, remainder = divmod(numerator * scale, denominator)
+            if remainder:
+                nearest = ticks + 1 if 2 * remainder >= denominator else ticks
+                if nearest / scale == price:
+                    ticks = nearest
+                elif not down:
+                    ticks += 1
         if ticks <= 0 or ticks >= carry:
             return None
+        key = (ticks, decimals)
+        cached = self._tick_prices.get(key)
+        if cached is not None:
+            return cached
         if decimals == 0:
-            return Decimal(ticks)
-        if ticks % scale == 0:
-            return Decimal(ticks // scale)
-        return Decimal(ticks).scaleb(-decimals, _CTX)
+            rounded = Decimal(ticks)
+        elif ticks % scale == 0:
+            rounded = Decimal(ticks // scale)
+        else:
+            rounded = Decimal(ticks).scaleb(-decimals, _CTX)
+        if len(self._tick_prices) >= _MIN_LOTS_CACHE:
+            self._tick_prices.clear()
+        self._tick_prices[key] = rounded
+        return rounded
 
     def size_lots(self, size: float) -> int:
         """Whole lots in ``size`` rounded down: ``int(round_size(size) / lot)``, without Decimal for a float."""
@@ -201,9 +224,18 @@ class AssetRules:
             return sz.quantize(self.lot, rounding=mode)
 
     def is_valid_price(self, price: Decimal) -> bool:
-        """True when the exchange accepts this price as is."""
+        """True when the exchange accepts this price as is (remembered per price: quotes repeat prices)."""
         if not price.is_finite() or price <= 0:
             return False
+        cache = self._valid_prices
+        valid = cache.get(price)
+        if valid is None:
+            if len(cache) >= _MIN_LOTS_CACHE:
+                cache.clear()
+            valid = cache[price] = self._is_valid_price(price)
+        return valid
+
+    def _is_valid_price(self, price: Decimal) -> bool:
         if price == price.to_integral_value():
             return True
         normal = price.normalize(_CTX)
@@ -214,7 +246,13 @@ class AssetRules:
 
     def is_valid_size(self, size: Decimal) -> bool:
         """True when the size is a positive multiple of the lot."""
-        return size.is_finite() and size > 0 and size == size.quantize(self.lot, rounding=ROUND_FLOOR)
+        if not size.is_finite() or size <= 0:
+            return False
+        # An exact multiple of the lot has no digits below it; comparing exponents avoids a quantize (and the
+        # overflow a quantize of a huge size would raise).
+        if size.as_tuple().exponent >= -self.sz_decimals:
+            return True
+        return size == size.quantize(self.lot, rounding=ROUND_FLOOR)
 
     def min_size(self, price: Decimal | float) -> Decimal:
         """Smallest lot-multiple size whose notional at ``price`` reaches the minimum order value."""
@@ -241,11 +279,29 @@ class AssetRules:
         return price * size >= self.min_notional
 
 
+#: Wire text of Decimals already formatted: a ladder sends the same prices and sizes again and again, and a
+#: lookup costs a tenth of the quantize and normalize. Equal Decimals (``1.50`` and ``1.5``) share one text.
+_WIRE_TEXT: dict[Decimal, str] = {}
+_WIRE_TEXT_MAX = 8192
+
+
 def to_wire(value: Decimal | float) -> str:
     """Format a price or size as Hyperliquid expects: at most 8 decimals, no trailing zeros, no ``-0``.
 
     Raises :class:`RoundingError` when 8 decimals would lose precision, so nothing is rounded silently here.
     """
+    if type(value) is Decimal and value.is_finite():  # a signalling NaN cannot even be hashed
+        text = _WIRE_TEXT.get(value)
+        if text is None:
+            text = _to_wire(value)
+            if len(_WIRE_TEXT) >= _WIRE_TEXT_MAX:
+                _WIRE_TEXT.clear()
+            _WIRE_TEXT[value] = text
+        return text
+    return _to_wire(value)
+
+
+def _to_wire(value: Decimal | float) -> str:
     d = to_decimal(value)
     if not d.is_finite():
         raise RoundingError(f"not a finite number: {value!r}")

@@ -10,6 +10,7 @@ before the last book update.
 from __future__ import annotations
 
 import abc
+import functools
 import math
 from collections.abc import Mapping
 from decimal import Decimal
@@ -69,11 +70,28 @@ class Touch:
         return (self.ask - self.bid) / self.mid
 
 
+#: The last book whose top-of-book touch was computed, and that touch: every estimator asks for the touch of the
+#: same book, and books are immutable, so it is computed once per book (the reference keeps the id unique).
+_last_touch: tuple[L2Book | None, Touch | None] = (None, None)
+
+
 def touch_of(book: L2Book, levels: int = 1) -> Touch | None:
     """The validated touch of ``book`` summing the sizes of its first ``levels`` levels; None if unusable.
 
     Unusable means an empty side, a bad price or size in the levels read, or a crossed or locked book.
     """
+    global _last_touch
+    if levels == 1:
+        last_book, last = _last_touch
+        if book is last_book:
+            return last
+        touch = _touch_of(book, 1)
+        _last_touch = (book, touch)
+        return touch
+    return _touch_of(book, levels)
+
+
+def _touch_of(book: L2Book, levels: int) -> Touch | None:
     if not book.bids or not book.asks:
         return None
     bid = positive(book.bids[0].price)
@@ -162,5 +180,10 @@ class EstimatorBase(abc.ABC):
     def values(self) -> Mapping[str, float]:
         """The published values plus ``<name>_bad_events``."""
         out = self._values()
-        out[f"{value_prefix(self.name)}_bad_events"] = float(self.bad_events)
+        out[self._bad_events_key()] = float(self.bad_events)
         return out
+
+    @classmethod
+    @functools.cache
+    def _bad_events_key(cls) -> str:
+        return f"{value_prefix(cls.name)}_bad_events"

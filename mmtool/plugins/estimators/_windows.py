@@ -101,6 +101,22 @@ class DecayedHistogram:
         index = min(max(index, 0), self._counts.shape[0] - 1)
         self._counts[index] += weight * math.exp(age)
 
+    def add_many(self, ts_ns: int, indices: list[int], weight: float = 1.0) -> None:
+        """``add(ts_ns, i, weight)`` for each ``i`` in order, with the decay factor computed once."""
+        if not indices:
+            return
+        if self._ref_ns is None:
+            self._ref_ns = ts_ns
+        age = (ts_ns - self._ref_ns) / NS_PER_S / self.tau
+        if age > _RESCALE_AT:
+            self._counts *= math.exp(-age)
+            self._ref_ns, age = ts_ns, 0.0
+        counts = self._counts
+        last = counts.shape[0] - 1
+        increment = weight * math.exp(age)
+        for index in indices:
+            counts[min(max(index, 0), last)] += increment
+
     def counts(self, ts_ns: int) -> np.ndarray:
         """The decayed counts at ``ts_ns`` (a new array)."""
         if self._ref_ns is None:

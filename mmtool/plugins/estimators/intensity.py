@@ -212,9 +212,13 @@ class Intensity(EstimatorBase):
         if last is None or mid is None or ts <= last or not self._orders.orders:
             return
         dt = (ts - last) / NS_PER_S
+        width = self.width
+        bins: dict[Side, list[int]] = {Side.BUY: [], Side.SELL: []}
         for order in self._orders.orders.values():
             depth = (mid - order.price) / mid if order.side is Side.BUY else (order.price - mid) / mid
-            self._exposure[order.side].add(ts, self._bin(depth), dt)
+            bins[order.side].append(int(max(depth, 0.0) / width))
+        for side, indices in bins.items():
+            self._exposure[side].add_many(ts, indices, dt)
 
     def _refit(self, ts: int) -> None:
         self._accrue_exposure(ts)

@@ -159,7 +159,10 @@ def allocate_lots(budget_lots: int, weights: Sequence[float], min_lots: Sequence
             order = sorted(range(n), key=lambda i: shares[i] - lots[i], reverse=True)
             for i in order[:left]:
                 lots[i] += 1
-        if all(lot >= m for lot, m in zip(lots, min_lots[:n], strict=True)):
+        for i in range(n):
+            if lots[i] < min_lots[i]:
+                break
+        else:
             return lots
         n -= 1
     return []

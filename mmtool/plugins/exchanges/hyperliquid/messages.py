@@ -101,22 +101,25 @@ _LEVEL_CACHE_MAX = 8192
 
 
 def _levels(raw: Any, depth: int) -> tuple[BookLevel, ...]:
-    if not isinstance(raw, list):
+    if type(raw) is not list:
         raise MalformedResponse("l2Book: a side is not a list")
     out = []
     cache = _LEVEL_CACHE
-    for level in raw[:depth]:
-        try:
-            key = (level["px"], level["sz"], level.get("n", 1))
-            found = cache.get(key)
+    get = cache.get
+    level: Any = None
+    try:
+        for level in raw[:depth]:
+            px, sz, n = level["px"], level["sz"], level.get("n", 1)
+            key = (px, sz, n)
+            found = get(key)
             if found is None:
-                found = BookLevel(Decimal(key[0]), Decimal(key[1]), key[2])
+                found = BookLevel(Decimal(px), Decimal(sz), n)
                 if len(cache) >= _LEVEL_CACHE_MAX:
                     cache.clear()
                 cache[key] = found
             out.append(found)
-        except (KeyError, TypeError, AttributeError, InvalidOperation) as exc:
-            raise MalformedResponse(f"l2Book: bad level {level!r}") from exc
+    except (KeyError, TypeError, AttributeError, InvalidOperation) as exc:
+        raise MalformedResponse(f"l2Book: bad level {level!r}") from exc
     return tuple(out)
 
 
