@@ -20,6 +20,7 @@ import attrs
 
 from mmtool.core.components import ExchangeAdapter
 from mmtool.core.engine import NS, Engine
+from mmtool.core.gcquiet import quiet_gc
 from mmtool.core.types import Action, Event, RiskLevel, Timer
 
 log = logging.getLogger("mmtool.runner")
@@ -126,8 +127,9 @@ class Runner:
             )
             self._notify("on_start", self.engine, self.adapter)
             self._events = self.adapter.events().__aiter__()
-            await self._trade(start)
-            await self._shutdown()
+            with quiet_gc():
+                await self._trade(start)
+                await self._shutdown()
             self._notify("on_stop", self.engine, self.result)
         finally:
             for sig in installed:
