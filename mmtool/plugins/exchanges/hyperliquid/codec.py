@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-try:  # optional speed-up; the adapter works the same without it
+try:  # a dependency; the fallback keeps the adapter working where no orjson wheel exists
     import orjson as _orjson
 except ImportError:  # pragma: no cover - depends on what is installed
     _orjson = None
