@@ -101,6 +101,8 @@ class PreTradeChecker:
         self.max_notional = to_decimal(settings.risk.max_order_notional_usd)
         self.band_bps = to_decimal(settings.risk.price_band_bps)
         self.max_open_orders = settings.risk.max_open_orders
+        self._market_key: tuple[float | None, float | None, float | None] = (None, None, None)
+        self._market_dec: tuple[Decimal | None, Decimal | None, Decimal | None] = (None, None, None)
 
     def check(
         self,
@@ -124,9 +126,7 @@ class PreTradeChecker:
             if isinstance(action, Cancel):
                 exposure.remove(action.cloid)
                 accepted.append(action)
-        mid_d = None if mid is None else to_decimal(mid)
-        bid_d = None if best_bid is None else to_decimal(best_bid)
-        ask_d = None if best_ask is None else to_decimal(best_ask)
+        mid_d, bid_d, ask_d = self._market_decimals(mid, best_bid, best_ask)
         for action in actions:
             if isinstance(action, Cancel):
                 continue
@@ -144,6 +144,16 @@ class PreTradeChecker:
                     exposure.triggers.add(action.cloid)
             accepted.append(action)
         return PreTradeResult(tuple(accepted), tuple(rejected))
+
+    def _market_decimals(
+        self, mid: float | None, best_bid: float | None, best_ask: float | None
+    ) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+        """The market's floats as exact Decimals (their shortest repr), remembered while they do not move."""
+        key = (mid, best_bid, best_ask)
+        if key != self._market_key:
+            self._market_key = key
+            self._market_dec = tuple(None if x is None else to_decimal(x) for x in key)  # type: ignore[assignment]
+        return self._market_dec
 
     def _reject_reason(
         self,

@@ -47,6 +47,20 @@ _PENDING_CANCEL = OrderStatus.PENDING_CANCEL
 _AWAITING = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL)
 
 
+_TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
+#: The tolerances as Decimals, by their float: they are settings, so the same few values come back every call.
+_DECIMALS: dict[float, Decimal] = {}
+
+
+def _decimal_of(value: float) -> Decimal:
+    found = _DECIMALS.get(value)
+    if found is None:
+        if len(_DECIMALS) >= 256:
+            _DECIMALS.clear()
+        found = _DECIMALS[value] = to_decimal(value)
+    return found
+
+
 def _never_in_flight(cloid: str) -> bool:
     return False
 
@@ -81,12 +95,12 @@ def reconcile(
     """
     if max_bps_diff < 0 or size_tolerance < 0:
         raise ValueError(f"max_bps_diff and size_tolerance must be >= 0 (got {max_bps_diff}, {size_tolerance})")
-    bps = to_decimal(max_bps_diff)
-    size_tol = to_decimal(size_tolerance)
+    bps = _decimal_of(max_bps_diff)
+    size_tol = _decimal_of(size_tolerance)
     # One pass over the orders for both sides (the caller's order is kept; each side is sorted later).
     by_side: dict[Side, list[Order]] = {Side.BUY: [], Side.SELL: []}
     for o in live:
-        if o.asset == asset and not o.status.is_terminal and o.trigger is None:
+        if o.asset == asset and o.status not in _TERMINAL and o.trigger is None:
             by_side[o.side].append(o)
     cancels: list[Action] = []
     modifies: list[Action] = []

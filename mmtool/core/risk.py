@@ -92,10 +92,14 @@ class RiskAggregator:
         if self._latched is not None:
             return self._latched
         worst: Verdict | None = None
+        levels = self._levels
         for index, monitor in enumerate(self.monitors):
             verdict = self._check(index, monitor, state)
-            self._log_transition(index, verdict)
-            if worst is None or verdict.level > worst.level:
+            level = verdict.level
+            if level is RiskLevel.WARN and levels.get(index, RiskLevel.OK) is not RiskLevel.WARN:
+                self._log_warn(verdict)
+            levels[index] = level
+            if worst is None or level > worst.level:
                 worst = verdict
         if worst is None:
             worst = Verdict.ok()
@@ -151,16 +155,14 @@ class RiskAggregator:
             return Verdict(RiskLevel.KILL, f"risk monitor raised {type(exc).__name__}: {exc}", {}, name)
         return verdict if verdict.monitor else attrs.evolve(verdict, monitor=name)
 
-    def _log_transition(self, index: int, verdict: Verdict) -> None:
-        previous = self._levels.get(index, RiskLevel.OK)
-        self._levels[index] = verdict.level
-        if verdict.level is RiskLevel.WARN and previous is not RiskLevel.WARN:
-            log.warning(
-                "Kill switch condition detected: monitor=%s reason=%s %s",
-                verdict.monitor,
-                verdict.reason,
-                format_figures(verdict.figures),
-            )
+    def _log_warn(self, verdict: Verdict) -> None:
+        """Log a monitor's entry into WARN (once per transition)."""
+        log.warning(
+            "Kill switch condition detected: monitor=%s reason=%s %s",
+            verdict.monitor,
+            verdict.reason,
+            format_figures(verdict.figures),
+        )
 
     def _log_mode(self, worst: Verdict) -> None:
         """Log entering and leaving pause and reduce-only, once per transition of the aggregate."""

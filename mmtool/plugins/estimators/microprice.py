@@ -148,22 +148,27 @@ class Microprice(EstimatorBase):
 
     def adjustment(self) -> float:
         """The clamped relative adjustment of the mid (0 before warm-up)."""
+        beta_book, beta_flow = self.rls.theta.tolist()
+        return self._adjustment(beta_book, beta_flow, self.flow_imbalance)
+
+    def _adjustment(self, beta_book: float, beta_flow: float, flow: float) -> float:
         if not self.warmed_up:
             return 0.0
-        beta_book, beta_flow = self.rls.theta
-        raw = beta_book * self.book_imbalance + beta_flow * self.flow_imbalance
+        raw = beta_book * self.book_imbalance + beta_flow * flow
         cap = self.config.max_adjust_bps / BPS
         return min(max(raw, -cap), cap) if math.isfinite(raw) else 0.0
 
     def _values(self) -> dict[str, float]:
+        flow = self.flow_imbalance
+        beta_book, beta_flow = self.rls.theta.tolist()
         out = {
             "book_imbalance": self.book_imbalance,
-            "flow_imbalance": self.flow_imbalance,
-            "beta_book": float(self.rls.theta[0]),
-            "beta_flow": float(self.rls.theta[1]),
+            "flow_imbalance": flow,
+            "beta_book": beta_book,
+            "beta_flow": beta_flow,
         }
         if self.mid is not None:
-            out["microprice"] = self.mid * (1.0 + self.adjustment())
+            out["microprice"] = self.mid * (1.0 + self._adjustment(beta_book, beta_flow, flow))
         return out
 
 
