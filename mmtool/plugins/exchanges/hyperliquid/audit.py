@@ -1,0 +1,194 @@
+"""The safety audit: our orders, fills and position compared with the exchange's, repaired and counted.
+
+It runs at connect (cancelling orders a previous run left on the asset), after every reconnect and every
+``audit_interval_secs``. :func:`.reconcile.audit_orders` judges the orders; here the findings are acted on:
+orphans are cancelled, orders the exchange no longer lists are settled through ``orderStatus``, missed fills are
+recovered (``userFillsByTime``, deduplicated by trade id), and a position that still differs is adopted from the
+exchange and announced as a ``PositionSnapshot``. Every discrepancy is logged and counted
+(:attr:`.HyperliquidAdapter.discrepancies`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from mmtool.core.errors import ExchangeError
+from mmtool.core.types import OrderStatus, PositionSnapshot
+from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
+from mmtool.plugins.exchanges.hyperliquid.outcomes import NEVER_SEEN
+from mmtool.plugins.exchanges.hyperliquid.reconcile import ExchangeOrder, audit_orders
+from mmtool.plugins.exchanges.hyperliquid.wire import cancel_action, cancel_by_cloid_action, parse_cancel_statuses
+
+if TYPE_CHECKING:
+    from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
+
+log = logging.getLogger("mmtool.hyperliquid")
+
+NS = 1_000_000_000
+NOT_LISTED = "no longer listed by the exchange"
+
+
+class Auditor:
+    """Reconciles the adapter's orders, fills and position with the exchange's."""
+
+    def __init__(self, adapter: HyperliquidAdapter) -> None:
+        self._adapter = adapter
+        self._lock = asyncio.Lock()
+
+    async def listed(self) -> list[ExchangeOrder]:
+        """Every open order of the account according to the exchange (``frontendOpenOrders``)."""
+        adapter = self._adapter
+        answer = await adapter.rest.info({"type": "frontendOpenOrders", "user": adapter.user})
+        if not isinstance(answer, list):
+            raise hl_errors.MalformedResponse("frontendOpenOrders: expected a list")
+        listed = []
+        for item in answer:
+            try:
+                listed.append(ExchangeOrder.from_wire(item))
+            except (KeyError, TypeError, ValueError, hl_errors.MalformedResponse) as exc:
+                adapter._emitter.malformed("frontendOpenOrders", exc)
+        return listed
+
+    async def listed_ours(self) -> list[ExchangeOrder]:
+        """Open orders on the asset that count as ours under ``orphan_scope`` (known ones always do)."""
+        adapter = self._adapter
+        ours = []
+        for order in await self.listed():
+            if order.coin != adapter.asset:
+                continue
+            known = order.cloid is not None and adapter.orders.knows(order.cloid)
+            prefixed = order.cloid is not None and order.cloid[:18] in adapter.orders.prefixes
+            if known or adapter.config.orphan_scope == "asset" or prefixed:
+                ours.append(order)
+        return ours
+
+    async def cancel_listed(self, listed: Sequence[ExchangeOrder], why: str) -> None:
+        """Cancel listed orders over REST (by cloid where they have one, else by oid) and emit what was cancelled."""
+        adapter = self._adapter
+        asset_id = adapter.asset_ids[adapter.asset]
+        with_cloid = [o for o in listed if o.cloid]
+        without = [o for o in listed if not o.cloid]
+        for action, group in (
+            (cancel_by_cloid_action([(asset_id, o.cloid or "") for o in with_cloid]), with_cloid),
+            (cancel_action([(asset_id, o.oid) for o in without]), without),
+        ):
+            if not group:
+                continue
+            try:
+                results = parse_cancel_statuses(await adapter._outbound.signed(action, len(group)), len(group))
+            except (hl_errors.HyperliquidError, ExchangeError) as exc:
+                log.warning("Cancel failed", extra={"fields": {"why": why, "orders": len(group), "error": str(exc)}})
+                continue
+            for order, result in zip(group, results, strict=False):
+                if result.ok and order.cloid and adapter.orders.get(order.cloid) is not None:
+                    adapter._emitter.update(adapter.asset, order.cloid, OrderStatus.CANCELLED, oid=order.oid,
+                                            reason=why)
+
+    async def periodic(self) -> None:
+        """The periodic audit: while connected, with ``audit_grace_secs`` for recent orders."""
+        adapter = self._adapter
+        if adapter._connected:
+            await self.run(grace_ns=int(adapter.config.audit_grace_secs * NS), why="periodic")
+
+    async def run(self, grace_ns: int, why: str) -> None:
+        """Compare orders and position with the exchange; repair what can be repaired, count every discrepancy."""
+        adapter = self._adapter
+        outcomes = adapter._outcomes
+        emitter = adapter._emitter
+        async with self._lock:
+            listed = await self.listed()
+            now = adapter.clock.now_ns()
+            findings = audit_orders(
+                adapter.orders,
+                listed,
+                asset=adapter.asset,
+                now_ns=now,
+                grace_ns=grace_ns,
+                in_flight=set(adapter._outbound.in_flight),
+                scope=adapter.config.orphan_scope,
+            )
+            for orphan in findings.orphans:
+                self._discrepancy(
+                    "orphan order on the exchange: cancelling", why, cloid=orphan.cloid, oid=orphan.oid,
+                    side=orphan.side.value, price=str(orphan.price), size=str(orphan.size),
+                )
+            if findings.orphans:
+                await self.cancel_listed(findings.orphans, why="orphan")
+            for local, seen in findings.mismatched:
+                self._discrepancy(
+                    "order differs from the exchange's", why, cloid=local.cloid, local_price=str(local.price),
+                    exchange_price=str(seen.price), local_remaining=str(local.remaining),
+                    exchange_size=str(seen.size),
+                )
+            for local in findings.missing:
+                if adapter.orders.get(local.cloid) is None:
+                    continue  # settled meanwhile
+                status = await outcomes.order_status(local.cloid)
+                if status is not None and status.get("status") == "open":
+                    continue  # listed a moment later: no discrepancy
+                self._discrepancy(
+                    "order not listed by the exchange", why, cloid=local.cloid, oid=local.oid,
+                    status=status.get("status") if status else "unknown",
+                )
+                if status is not None:
+                    outcomes.emit_status(status, local.cloid)
+                elif local.acked:
+                    emitter.update(local.asset, local.cloid, OrderStatus.CANCELLED, oid=local.oid, reason=NOT_LISTED)
+                else:
+                    emitter.update(local.asset, local.cloid, OrderStatus.REJECTED, reason=NEVER_SEEN)
+            await self._audit_position(why)
+
+    async def _audit_position(self, why: str) -> None:
+        adapter = self._adapter
+        account = adapter._account
+        exchange_pos, _ = await account.position()
+        if exchange_pos == adapter.ledger.position:
+            return
+        await self.recover_fills(adapter.ledger.last_fill_ms)
+        if exchange_pos != adapter.ledger.position:
+            # The exchange may have moved on since we asked: judge against a fresh read.
+            exchange_pos, _ = await account.position()
+        if exchange_pos != adapter.ledger.position:
+            exchange_pos, entry = await account.position()
+            self._discrepancy(
+                "position differs from the exchange's", why, local=str(adapter.ledger.position),
+                exchange=str(exchange_pos), difference=str(exchange_pos - adapter.ledger.position),
+            )
+            # The exchange is the truth: adopt it here and tell the engine to do the same.
+            adapter.ledger.position = exchange_pos
+            now = adapter.clock.now_ns()
+            adapter._emitter.emit(PositionSnapshot(adapter.asset, exchange_pos, entry, now, now))
+
+    async def recover_fills(self, since_ms: int) -> int:
+        """Fetch the fills since a time (less ``fill_lookback_secs``) and pass on those we missed; how many."""
+        adapter = self._adapter
+        start = max(since_ms - int(adapter.config.fill_lookback_secs * 1000), 0)
+        answer = await adapter.rest.info(
+            {"type": "userFillsByTime", "user": adapter.user, "startTime": start, "endTime": adapter._now_ms() + 1000}
+        )
+        if not isinstance(answer, list):
+            raise hl_errors.MalformedResponse("userFillsByTime: expected a list")
+        ts = adapter.clock.now_ns()
+        recovered = 0
+        for item in sorted(answer, key=lambda f: f.get("time", 0) if isinstance(f, Mapping) else 0):
+            try:
+                fill = adapter._feed.fill_from(item, ts)
+            except hl_errors.MalformedResponse as exc:
+                adapter._emitter.malformed("userFillsByTime", exc)
+                continue
+            if adapter._emitter.fill(fill):
+                recovered += 1
+                log.warning(
+                    "Missed fill recovered",
+                    extra={"fields": {"trade_id": fill.trade_id, "side": fill.side.value, "price": str(fill.price),
+                                      "size": str(fill.size)}},
+                )
+        adapter.recovered_fills += recovered
+        return recovered
+
+    def _discrepancy(self, what: str, why: str, **figures: Any) -> None:
+        self._adapter.discrepancies += 1
+        log.warning("Reconciliation: " + what, extra={"fields": {"audit": why, **figures}})

@@ -1,0 +1,330 @@
+"""The outbound path: actions to signed batches, sent over the WebSocket or REST, answers back as events.
+
+``submit`` refuses locally what cannot reach the book (unknown asset, post-only mode after a network upgrade,
+address budget exhausted: cancels always go on), then sends one signed batch per kind (Cancels as one
+``cancelByCloid``, Modifies as one ``batchModify``, Places as one ``order``, in that order) and returns once the
+bytes are sent. A task awaits each answer and turns it into ``OrderUpdate`` events following the order manager's
+conventions. An answer that never comes (timeout, dropped socket, 5xx) is handed to :mod:`.outcomes`, never
+resent blindly. Trigger orders go out in the same ``order`` batch with a ``{"trigger": ...}`` order type and
+grouping ``na``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from mmtool.core.tracking import MODIFY_FAILED_PREFIX
+from mmtool.core.types import ZERO, Action, Cancel, Modify, OrderStatus, OrderUpdate, Place, Side, Tif
+from mmtool.plugins.exchanges.hyperliquid import codec
+from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
+from mmtool.plugins.exchanges.hyperliquid.ratelimit import action_weight
+from mmtool.plugins.exchanges.hyperliquid.rest import NotSent, OutcomeUnknown, TransportError
+from mmtool.plugins.exchanges.hyperliquid.state import CANCEL_FAILED_PREFIX
+from mmtool.plugins.exchanges.hyperliquid.wire import (
+    OrderResult,
+    OrderResultKind,
+    Trigger,
+    batch_modify_action,
+    cancel_by_cloid_action,
+    exchange_request,
+    order_action,
+    order_wire,
+    parse_cancel_statuses,
+    parse_order_statuses,
+    raise_for_status,
+)
+from mmtool.plugins.exchanges.hyperliquid.ws import ConnectionLost, WsConnection
+
+if TYPE_CHECKING:
+    from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
+
+log = logging.getLogger("mmtool.hyperliquid")
+
+NS = 1_000_000_000
+IOC_REMAINDER = "ioc remainder canceled"
+
+
+def _is_trigger(action: Action) -> bool:
+    return isinstance(action, Place) and action.trigger is not None
+
+
+def _order_type(place: Place) -> Tif | Trigger:
+    """The wire order type of a Place: its time in force, or its trigger."""
+    return Trigger.from_spec(place.trigger) if place.trigger is not None else place.tif
+
+
+class Outbound:
+    """Sends the adapter's actions as signed batches and turns the answers into events."""
+
+    def __init__(self, adapter: HyperliquidAdapter) -> None:
+        self._adapter = adapter
+        #: Tasks awaiting the answer of a batch (``close`` waits for them briefly).
+        self.batches: set[asyncio.Task[Any]] = set()
+        #: Cloids of batches sent and not yet answered, with how many (the audit leaves them alone).
+        self.in_flight: dict[str, int] = {}
+        self._post_only_until_ns = 0
+
+    async def submit(self, actions: Sequence[Action]) -> None:
+        """Sign and send the actions as one batch per kind (cancels, modifies, places); answers come as events."""
+        adapter = self._adapter
+        now = adapter.clock.now_ns()
+        places: list[Place] = []
+        modifies: list[Modify] = []
+        cancels: list[Cancel] = []
+        for action in actions:
+            if action.asset not in adapter.asset_ids:
+                self.refuse(action, f"unknown asset {action.asset!r}", now)
+            elif isinstance(action, Cancel):
+                cancels.append(action)
+            elif self._post_only_mode(now) and (action.tif is not Tif.ALO or _is_trigger(action)):
+                log.error(
+                    "Exchange accepts only post-only orders (after an upgrade): %s order refused",
+                    "trigger" if _is_trigger(action) else action.tif.value,
+                    extra={"fields": {"cloid": action.cloid, "reduce_only": action.reduce_only}},
+                )
+                self.refuse(action, "post-only mode: the exchange accepts only Alo orders for now", now)
+            elif adapter._throttle.placing_blocked():
+                self.refuse(action, "address rate budget exhausted", now)
+            elif isinstance(action, Modify):
+                modifies.append(action)
+            else:
+                places.append(action)
+        if cancels:
+            await self.send_batch("cancel", cancels)
+        if modifies:
+            await self.send_batch("modify", modifies)
+        if places:
+            await self.send_batch("order", places)
+
+    async def send_batch(self, kind: str, items: Sequence[Action], retried: bool = False) -> None:
+        """Record, sign and send one batch; a task awaits the answer and turns it into events."""
+        action = self.batch_action(kind, items)
+        keys = [getattr(a, "new_cloid", None) or a.cloid for a in items]
+        for key in keys:
+            self.in_flight[key] = self.in_flight.get(key, 0) + 1
+        send = self._post_action(action, len(items))
+        task = asyncio.ensure_future(self._finish_batch(kind, list(items), send, keys, retried))
+        self.batches.add(task)
+        task.add_done_callback(self.batches.discard)
+        # Let the send start now (the bytes leave within this call when the socket is up).
+        await asyncio.sleep(0)
+
+    def batch_action(self, kind: str, items: Sequence[Action]) -> dict[str, Any]:
+        """The unsigned action for a batch of one kind (``order``, ``modify``, ``cancel``), recorded as sent."""
+        adapter = self._adapter
+        now = adapter.clock.now_ns()
+        asset_id = adapter.asset_ids[items[0].asset]
+        if kind == "order":
+            places = [a for a in items if isinstance(a, Place)]
+            for p in places:
+                adapter.orders.placed(p, now)
+            # A standalone trigger order goes in the plain "na" grouping, as the SDK sends it.
+            return order_action(
+                [
+                    order_wire(asset_id, p.side is Side.BUY, p.price, p.size, p.reduce_only, _order_type(p), p.cloid)
+                    for p in places
+                ]
+            )
+        if kind == "modify":
+            modifies = [a for a in items if isinstance(a, Modify)]
+            for m in modifies:
+                adapter.orders.modify_sent(m, now)
+            return batch_modify_action(
+                [
+                    (m.cloid, order_wire(asset_id, m.side is Side.BUY, m.price, m.size, m.reduce_only, m.tif,
+                                         m.new_cloid or m.cloid))
+                    for m in modifies
+                ]
+            )
+        for c in items:
+            adapter.orders.cancel_sent(c.cloid, now)
+        return cancel_by_cloid_action([(asset_id, c.cloid) for c in items])
+
+    def sign(self, action: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``/exchange`` body of an action: a fresh nonce, the signature, the vault address."""
+        adapter = self._adapter
+        nonce = adapter.nonces.next()
+        signature = adapter.signer.sign_l1_action(action, adapter.vault_address, nonce, None, adapter.is_mainnet)
+        return exchange_request(action, nonce, signature, adapter.vault_address)
+
+    async def signed(self, action: Mapping[str, Any], batch_len: int = 1) -> Any:
+        """Send an action over REST and return the answer; raise the typed error of an ``err`` answer."""
+        adapter = self._adapter
+        body = self.sign(action)
+        adapter.limits.address.spend(batch_len)
+        try:
+            answer = await adapter.rest.exchange(codec.dumps(body), batch_len)
+            raise_for_status(answer)
+        except hl_errors.RateLimited as exc:
+            adapter._throttle.rate_limited(exc.message)
+            raise
+        return answer
+
+    def _post_action(self, action: Mapping[str, Any], batch_len: int) -> Awaitable[Any]:
+        """Sign now; return an awaitable of the answer (over the WebSocket when up, else REST)."""
+        adapter = self._adapter
+        body = self.sign(action)
+        adapter.limits.address.spend(batch_len)
+        ws = adapter._ws
+        if adapter.config.use_ws_post and ws is not None and ws.up:
+            return self._post_ws(ws, body, batch_len)
+        return adapter.rest.exchange(codec.dumps(body), batch_len)
+
+    async def _post_ws(self, ws: WsConnection, body: Mapping[str, Any], batch_len: int) -> Any:
+        adapter = self._adapter
+        try:
+            future = await ws.send_post("action", body)
+        except ConnectionLost:
+            # Not sent: the socket was already closed. REST is the fallback.
+            return await adapter.rest.exchange(codec.dumps(body), batch_len)
+        adapter.limits.ip.spend(action_weight(batch_len))
+        try:
+            return await asyncio.wait_for(future, adapter.config.post_timeout_secs)
+        except TimeoutError:
+            raise OutcomeUnknown(f"no answer over the WebSocket within {adapter.config.post_timeout_secs} s") from None
+
+    async def _finish_batch(
+        self, kind: str, items: list[Action], send: Awaitable[Any], keys: list[str], retried: bool
+    ) -> None:
+        adapter = self._adapter
+        emitter = adapter._emitter
+        try:
+            try:
+                answer = await send
+                if kind == "cancel":
+                    results: list[Any] = parse_cancel_statuses(answer, len(items))
+                else:
+                    results = parse_order_statuses(answer, len(items))
+            except hl_errors.RateLimited as exc:
+                adapter._throttle.rate_limited(exc.message)
+                self.reject_all(kind, items, f"rate limited: {exc.message}")
+                return
+            except NotSent as exc:
+                self.reject_all(kind, items, f"not sent: {exc.message}")
+                return
+            except (OutcomeUnknown, ConnectionLost, TransportError, hl_errors.MalformedResponse) as exc:
+                log.warning(
+                    "Action outcome unknown; asking the exchange",
+                    extra={"fields": {"kind": kind, "orders": len(items), "error": str(exc)}},
+                )
+                await adapter._outcomes.recover(kind, items, retried)
+                return
+            except hl_errors.ExchangeRejected as exc:
+                self._note_rejection(exc)
+                self.reject_all(kind, items, exc.message)
+                return
+            if kind == "order":
+                for place, result in zip(items, results, strict=True):
+                    assert isinstance(place, Place)
+                    self.place_result(place, result)
+            elif kind == "modify":
+                failed = [
+                    m.cloid for m, r in zip(items, results, strict=True)
+                    if isinstance(m, Modify) and not self._modify_result(m, r)
+                ]
+                if failed:
+                    # A modify of an order that is gone: find out how it ended.
+                    await adapter._outcomes.settle(failed)
+            else:
+                gone: list[str] = []
+                for cancel, result in zip(items, results, strict=True):
+                    if result.ok:
+                        emitter.update(cancel.asset, cancel.cloid, OrderStatus.CANCELLED)
+                    else:
+                        emitter.update(cancel.asset, cancel.cloid, OrderStatus.RESTING,
+                                       reason=CANCEL_FAILED_PREFIX + (result.error or ""))
+                        gone.append(cancel.cloid)
+                if gone:
+                    # "Never placed, already canceled, or filled": find out which, so the engine learns it.
+                    await adapter._outcomes.settle(gone)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug here must not kill the loop silently: log it, let the audit repair
+            log.error("Failed to process an action answer", exc_info=exc, extra={"fields": {"kind": kind}})
+        finally:
+            for key in keys:
+                left = self.in_flight.get(key, 0) - 1
+                if left > 0:
+                    self.in_flight[key] = left
+                else:
+                    self.in_flight.pop(key, None)
+
+    def place_result(self, place: Place, result: OrderResult) -> None:
+        """Emit the answer to one place: RESTING with its oid, FILLED (or what is left of it), or REJECTED."""
+        emitter = self._adapter._emitter
+        if result.kind in (OrderResultKind.RESTING, OrderResultKind.WAITING):
+            emitter.update(place.asset, place.cloid, OrderStatus.RESTING, oid=result.oid, price=place.price,
+                           size=place.size)
+        elif result.kind is OrderResultKind.FILLED:
+            total = result.total_sz or ZERO
+            if total >= place.size:
+                emitter.update(place.asset, place.cloid, OrderStatus.FILLED, oid=result.oid)
+            elif place.tif is Tif.IOC:
+                emitter.update(place.asset, place.cloid, OrderStatus.CANCELLED, oid=result.oid,
+                               reason=IOC_REMAINDER)
+            else:
+                emitter.update(place.asset, place.cloid, OrderStatus.PARTIALLY_FILLED, oid=result.oid)
+        else:
+            text = result.error or "rejected"
+            self._note_rejection(hl_errors.error_from_message(text))
+            emitter.update(place.asset, place.cloid, OrderStatus.REJECTED, price=place.price, size=place.size,
+                           reason=text)
+
+    def _modify_result(self, modify: Modify, result: OrderResult) -> bool:
+        """Emit the answer to one modify; False when the exchange refused it."""
+        emitter = self._adapter._emitter
+        key = modify.new_cloid or modify.cloid
+        ok = True
+        if result.kind in (OrderResultKind.RESTING, OrderResultKind.WAITING):
+            emitter.update(modify.asset, key, OrderStatus.RESTING, oid=result.oid, price=modify.price,
+                           size=modify.size)
+        elif result.kind is OrderResultKind.FILLED:
+            emitter.update(modify.asset, key, OrderStatus.FILLED, oid=result.oid)
+        else:
+            text = result.error or "rejected"
+            self._note_rejection(hl_errors.error_from_message(text))
+            emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
+                           reason=f"{MODIFY_FAILED_PREFIX} {text}")
+            ok = False
+        emitter.release_deferred(key)
+        return ok
+
+    def reject_all(self, kind: str, items: Sequence[Action], reason: str) -> None:
+        """Answer every action of a batch that did not reach the book as refused (not counted as refused)."""
+        for item in items:
+            self.refuse(item, reason, self._adapter.clock.now_ns(), kind_sent=kind)
+
+    def refuse(self, action: Action, reason: str, now: int, kind_sent: str | None = None) -> None:
+        """Turn an action that will not (or did not) reach the book into the answer the order manager expects."""
+        adapter = self._adapter
+        emitter = adapter._emitter
+        if kind_sent is None:
+            adapter.refused += 1
+        if isinstance(action, Place):
+            emitter.emit(OrderUpdate(action.asset, action.cloid, OrderStatus.REJECTED, now, now, price=action.price,
+                                     size=action.size, reason=reason))
+        elif isinstance(action, Modify):
+            emitter.emit(OrderUpdate(action.asset, action.cloid, OrderStatus.REJECTED, now, now,
+                                     reason=f"{MODIFY_FAILED_PREFIX} {reason}"))
+            emitter.release_deferred(action.new_cloid or action.cloid)
+        else:
+            emitter.emit(OrderUpdate(action.asset, action.cloid, OrderStatus.RESTING, now, now,
+                                     reason=CANCEL_FAILED_PREFIX + reason))
+
+    def _note_rejection(self, error: hl_errors.ExchangeRejected) -> None:
+        adapter = self._adapter
+        if isinstance(error, hl_errors.RateLimited):
+            adapter._throttle.rate_limited(error.message)
+        elif isinstance(error, hl_errors.PostOnlyModeOnly):
+            if not self._post_only_mode(adapter.clock.now_ns()):
+                log.error(
+                    "Exchange is in post-only mode (network upgrade): quoting continues with Alo orders only",
+                    extra={"fields": {"hold_secs": adapter.config.post_only_hold_secs}},
+                )
+            self._post_only_until_ns = adapter.clock.now_ns() + int(adapter.config.post_only_hold_secs * NS)
+
+    def _post_only_mode(self, now: int) -> bool:
+        return now < self._post_only_until_ns

@@ -1,0 +1,127 @@
+"""Unknown outcomes: what became of an order is asked of the exchange (``orderStatus`` by cloid), never guessed.
+
+An action whose answer was lost (timeout, dropped socket, 5xx) is never resent blindly: each order of the batch
+is looked up first and only what the exchange never saw is sent again, once (cancels are idempotent: one of an
+order the exchange never saw is answered CANCELLED). A modify is judged by its new cloid, then by the order it
+replaced. Orders the exchange would not cancel or modify are settled the same way, and the audit uses the same
+lookup for orders it no longer lists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from mmtool.core.errors import ExchangeError
+from mmtool.core.tracking import MODIFY_FAILED_PREFIX
+from mmtool.core.types import Action, Modify, OrderStatus, OrderUpdate
+from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
+from mmtool.plugins.exchanges.hyperliquid import messages
+
+if TYPE_CHECKING:
+    from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
+
+log = logging.getLogger("mmtool.hyperliquid")
+
+NEVER_SEEN = "never reached the exchange"
+
+
+class OutcomeResolver:
+    """Finds out from the exchange what became of orders whose answer was lost or refused, and emits it."""
+
+    def __init__(self, adapter: HyperliquidAdapter) -> None:
+        self._adapter = adapter
+
+    async def order_status(self, cloid: str) -> Mapping[str, Any] | None:
+        """The exchange's ``{"order", "status", "statusTimestamp"}`` for a cloid, or None when it never saw it."""
+        adapter = self._adapter
+        answer = await adapter.rest.info({"type": "orderStatus", "user": adapter.user, "oid": cloid})
+        if not isinstance(answer, Mapping):
+            raise hl_errors.MalformedResponse("orderStatus: expected an object")
+        if answer.get("status") == "order" and isinstance(answer.get("order"), Mapping):
+            return answer["order"]
+        if answer.get("status") == "unknownOid":
+            return None
+        raise hl_errors.MalformedResponse(f"orderStatus: unexpected answer {answer!r}"[:200])
+
+    def emit_status(self, status: Mapping[str, Any], cloid: str) -> OrderUpdate | None:
+        """Emit the order update an ``orderStatus`` answer stands for (None when it is malformed)."""
+        adapter = self._adapter
+        try:
+            update = messages.order_update(status, adapter.clock.now_ns(), cloid=cloid)
+        except hl_errors.MalformedResponse as exc:
+            adapter._emitter.malformed("orderStatus", exc)
+            return None
+        if update.asset == adapter.asset:
+            adapter._emitter.route(update)
+        return update
+
+    async def recover(self, kind: str, items: list[Action], retried: bool) -> None:
+        """Find out what became of a batch whose answer was lost; resend only what the exchange never saw."""
+        adapter = self._adapter
+        try:
+            resend: list[Action] = []
+            for item in items:
+                if kind == "order":
+                    status = await self.order_status(item.cloid)
+                    if status is None:
+                        resend.append(item)
+                    else:
+                        self.emit_status(status, item.cloid)
+                elif isinstance(item, Modify):
+                    await self._recover_modify(item)
+                else:
+                    status = await self.order_status(item.cloid)
+                    if status is None:
+                        adapter._emitter.update(item.asset, item.cloid, OrderStatus.CANCELLED, reason=NEVER_SEEN)
+                    elif status.get("status") == "open":
+                        resend.append(item)
+                    else:
+                        self.emit_status(status, item.cloid)
+        except (hl_errors.HyperliquidError, ExchangeError) as exc:
+            log.error("Could not recover an action's outcome; the audit will", extra={"fields": {"error": str(exc)}})
+            return
+        if not resend:
+            return
+        if retried:
+            adapter._outbound.reject_all(kind, resend, "outcome unknown twice; not sent again")
+            return
+        log.warning("Resending what the exchange never saw", extra={"fields": {"kind": kind, "orders": len(resend)}})
+        await adapter._outbound.send_batch(kind, resend, retried=True)
+
+    async def _recover_modify(self, modify: Modify) -> None:
+        emitter = self._adapter._emitter
+        if modify.new_cloid:
+            status = await self.order_status(modify.new_cloid)
+            if status is not None:
+                self.emit_status(status, modify.new_cloid)
+                emitter.release_deferred(modify.new_cloid)
+                return
+        status = await self.order_status(modify.cloid)
+        order = status.get("order") if status else None
+        if status is not None and status.get("status") == "open" and isinstance(order, Mapping):
+            if order.get("limitPx") == str(modify.price) and order.get("sz") == str(modify.size):
+                self.emit_status(status, modify.cloid)
+            else:
+                emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
+                               reason=f"{MODIFY_FAILED_PREFIX} outcome unknown; the order rests unchanged")
+        elif status is not None:
+            emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
+                           reason=f"{MODIFY_FAILED_PREFIX} outcome unknown")
+            self.emit_status(status, modify.cloid)
+        else:
+            emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
+                           reason=f"{MODIFY_FAILED_PREFIX} the exchange does not know the order")
+        emitter.release_deferred(modify.new_cloid or modify.cloid)
+
+    async def settle(self, cloids: Sequence[str]) -> None:
+        """Ask the exchange what became of orders it would not cancel or modify, and emit their end."""
+        for cloid in cloids:
+            try:
+                status = await self.order_status(cloid)
+            except (hl_errors.HyperliquidError, ExchangeError) as exc:
+                log.warning("orderStatus failed", extra={"fields": {"cloid": cloid, "error": str(exc)}})
+                continue
+            if status is not None and status.get("status") != "open":
+                self.emit_status(status, cloid)

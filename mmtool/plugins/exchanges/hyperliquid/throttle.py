@@ -1,0 +1,57 @@
+"""Acting on the rate limits that :mod:`.ratelimit` accounts: refresh, stop placing, report 429s.
+
+The address budget is refreshed from ``userRateLimit``; when it runs down to ``cancel_reserve`` placing stops
+(cancels go on) until a refresh shows room again. A 429 or a rate-limit rejection becomes a ``RateLimited`` event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from mmtool.core.types import RateLimited
+
+if TYPE_CHECKING:
+    from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
+
+log = logging.getLogger("mmtool.hyperliquid")
+
+
+class Throttle:
+    """Keeps the adapter within the exchange's rate limits and tells the engine when it hits one."""
+
+    def __init__(self, adapter: HyperliquidAdapter) -> None:
+        self._adapter = adapter
+        self._budget_blocked = False
+
+    async def refresh(self) -> None:
+        """Update the address budget from ``userRateLimit``; placing resumes once it is above the reserve."""
+        adapter = self._adapter
+        answer = await adapter.rest.info({"type": "userRateLimit", "user": adapter.user})
+        if isinstance(answer, Mapping):
+            adapter.limits.address.update(answer)
+            if self._budget_blocked and adapter.limits.headroom > adapter.config.cancel_reserve:
+                self._budget_blocked = False
+                log.warning("Address rate budget available again",
+                            extra={"fields": {"headroom": adapter.limits.headroom}})
+
+    def placing_blocked(self) -> bool:
+        """True when the address budget is down to the cancel reserve (logged once until it recovers)."""
+        adapter = self._adapter
+        if adapter.limits.headroom > adapter.config.cancel_reserve:
+            return False
+        if not self._budget_blocked:
+            self._budget_blocked = True
+            log.error(
+                "Address rate budget exhausted: placing stops, cancels go on",
+                extra={"fields": {"headroom": adapter.limits.headroom, "reserve": adapter.config.cancel_reserve}},
+            )
+        return True
+
+    def rate_limited(self, reason: str) -> None:
+        """Count a rate-limit answer and emit it as a ``RateLimited`` event."""
+        adapter = self._adapter
+        now = adapter.clock.now_ns()
+        adapter.limits.rate_limited += 1
+        adapter._emitter.put(RateLimited(now, now, reason[:200]))
