@@ -37,6 +37,7 @@ from mmtool.core.rounding import AssetRules
 from mmtool.core.tracking import OrderManager
 from mmtool.core.types import (
     Action,
+    BookLevel,
     BookUpdate,
     Cancel,
     Connection,
@@ -94,6 +95,17 @@ _NUMBER = (int, float)
 
 def _valid_price(value: Decimal) -> bool:
     return value.is_finite() and value > 0
+
+
+def _sane_levels(levels: Sequence[BookLevel]) -> bool:
+    """Every price finite and > 0, every size finite and >= 0: one min and one sum per column instead of four
+    tests per level. A NaN or an infinity makes the sum non-finite (or raises, as does comparing a NaN)."""
+    prices = [level.price for level in levels]
+    sizes = [level.size for level in levels]
+    try:
+        return min(prices) > 0 and min(sizes) >= 0 and sum(prices).is_finite() and sum(sizes).is_finite()
+    except ArithmeticError:
+        return False
 
 
 class Engine:
@@ -258,11 +270,8 @@ class Engine:
         book = event.book
         if not book.bids or not book.asks:
             return self._bad(event, "book with an empty side")
-        for side in (book.bids, book.asks):
-            for level in side:
-                price, size = level.price, level.size
-                if not (price.is_finite() and price > 0 and size.is_finite() and size >= 0):
-                    return self._bad(event, "book level with a non-positive or non-finite price or size")
+        if not _sane_levels(book.bids) or not _sane_levels(book.asks):
+            return self._bad(event, "book level with a non-positive or non-finite price or size")
         best_bid, best_ask = book.bids[0].price, book.asks[0].price
         if best_bid >= best_ask:
             return self._bad(event, "crossed book")

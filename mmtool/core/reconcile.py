@@ -32,6 +32,7 @@ not quotes) and levels of non-positive size are ignored. ``reduce_only`` is left
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
@@ -47,6 +48,8 @@ _PENDING_CANCEL = OrderStatus.PENDING_CANCEL
 _AWAITING = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL)
 
 
+_CLOID = operator.attrgetter("cloid")
+_PRICE = operator.attrgetter("price")
 _TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 #: The tolerances as Decimals, by their float: they are settings, so the same few values come back every call.
 _DECIMALS: dict[float, Decimal] = {}
@@ -141,8 +144,9 @@ def _reconcile_side(
 ) -> _SidePlan:
     # Best price first (highest bid, lowest ask), cloid as the tie-break, so the result never depends on the
     # order the caller listed them in.
-    sign = side.sign
-    orders = sorted(orders, key=lambda o: (-sign * o.price, o.cloid))
+    # Two stable sorts with C-level keys: by cloid, then by price (descending for bids).
+    orders = sorted(orders, key=_CLOID)
+    orders.sort(key=_PRICE, reverse=side is Side.BUY)
     frozen: list[tuple[int, Order, Quote]] = []
     acked: list[tuple[int, Order]] = []
     for rank, order in enumerate(orders):
@@ -154,7 +158,6 @@ def _reconcile_side(
     # Per level, the right-hand sides of the tolerance tests, computed once rather than once per order: a
     # price is within bps when |price - level| * 10^4 <= bps * level, a size when |size - level| <= tol * level.
     prices = [level.price for level in levels]
-    price_room = [bps * level.price for level in levels]
     covered: set[int] = set()
     # 1. In-flight orders cover levels within the price tolerance, then the leftovers the nearest levels.
     if frozen:
@@ -162,7 +165,7 @@ def _reconcile_side(
         for rank, order, q in frozen:
             for i, level_price in enumerate(prices):
                 distance = abs(q.price - level_price)
-                if distance * _BPS <= price_room[i]:
+                if distance * _BPS <= bps * level_price:
                     pairs.append((distance, i, rank, order.cloid))
         matched = _max_matching(pairs)
         covered.update(i for i, _ in matched)
@@ -181,7 +184,12 @@ def _reconcile_side(
     used: set[str] = set()
     pairs = []
     if acked:
-        open_levels = [(i, float(prices[i]), float(price_room[i])) for i in range(len(levels)) if i not in covered]
+        bps_f = float(bps)
+        open_levels = []
+        for i, level_price in enumerate(prices):
+            if i not in covered:
+                level_f = float(level_price)
+                open_levels.append((i, level_f, bps_f * level_f))
         for rank, order in acked:
             price = order.price
             price_f = float(price)
@@ -190,7 +198,7 @@ def _reconcile_side(
                 if lhs > room_f * _OUTSIDE:
                     continue
                 distance = abs(price - prices[i])
-                if lhs >= room_f * _INSIDE and distance * _BPS > price_room[i]:
+                if lhs >= room_f * _INSIDE and distance * _BPS > bps * prices[i]:
                     continue
                 level = levels[i]
                 if abs(order.remaining - level.size) <= size_tol * level.size:

@@ -23,6 +23,9 @@ ZERO = Decimal(0)
 class Side(enum.Enum):
     """Side of an order, a fill or the aggressor of a trade."""
 
+    # Identity hashing in C: Enum's own __hash__ is Python code, and these key dicts on every event.
+    __hash__ = object.__hash__
+
     BUY = "B"
     SELL = "A"
 
@@ -40,6 +43,9 @@ class Side(enum.Enum):
 class Tif(enum.Enum):
     """Time in force, with Hyperliquid's wire names."""
 
+    # Identity hashing in C: Enum's own __hash__ is Python code, and these key dicts on every event.
+    __hash__ = object.__hash__
+
     ALO = "Alo"  # add liquidity only: post-only, rejected if it would cross
     IOC = "Ioc"
     GTC = "Gtc"
@@ -47,6 +53,9 @@ class Tif(enum.Enum):
 
 class OrderStatus(enum.Enum):
     """Lifecycle state of one of our orders, keyed by client order id."""
+
+    # Identity hashing in C: Enum's own __hash__ is Python code, and these key dicts on every event.
+    __hash__ = object.__hash__
 
     PENDING_NEW = "pending_new"
     RESTING = "resting"
@@ -71,6 +80,9 @@ class TriggerKind(enum.Enum):
 
 class Liquidity(enum.Enum):
     """Whether a fill added (maker) or removed (taker) liquidity."""
+
+    # Identity hashing in C: Enum's own __hash__ is Python code, and these key dicts on every event.
+    __hash__ = object.__hash__
 
     MAKER = "maker"
     TAKER = "taker"
