@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import click
 
 from mmtool.cli import get_registry, get_settings
+from mmtool.core import eventloop
 from mmtool.core.config_loader import resolve_private_key, validate_components
 from mmtool.core.errors import ConfigError, MmtoolError
 from mmtool.core.runner import RunOptions
@@ -115,9 +115,10 @@ def run_command(ctx: click.Context, **opts: Any) -> None:
             journal=False if opts["no_journal"] else None, live_status=opts["live_status"],
         )
         try:
-            outcome = asyncio.run(
+            outcome = eventloop.run(
                 run_session(settings, registry, options, seed=opts.get("seed"), reset_kill=opts["reset_kill"],
-                            observers=observation.observers, on_connected=observation.on_connected)
+                            observers=observation.observers, on_connected=observation.on_connected),
+                settings.network.event_loop,
             )
         finally:
             observation.close()

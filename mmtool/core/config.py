@@ -71,6 +71,10 @@ class NetworkConfig:
     vault_address: str | None = attrs.field(
         default=None, metadata=_help("Vault or subaccount address to trade for, if any")
     )
+    event_loop: Literal["auto", "uvloop", "asyncio"] = attrs.field(
+        default="auto",
+        metadata=_help("Event loop: auto (uvloop when installed), uvloop (required) or asyncio"),
+    )
 
 
 @attrs.frozen
