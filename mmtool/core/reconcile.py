@@ -209,14 +209,16 @@ def _reconcile_side(
     plan = _SidePlan()
     # 3. Leftover acknowledged orders are moved to the uncovered levels, nearest first.
     if allow_modify:
-        pairs = [
-            (abs(order.price - level_price), i, rank, order.cloid)
-            for rank, order in acked
-            if order.cloid not in used
-            for i, level_price in enumerate(prices)
-            if i not in covered
-        ]
-        moved = sorted((i, cloid) for _, i, _, cloid in _greedy(pairs, covered, used))
+        spare = [(rank, order) for rank, order in acked if order.cloid not in used]
+        open_levels = [i for i in range(len(prices)) if i not in covered]
+        if len(spare) == 1 and len(open_levels) == 1:
+            # The usual requote: one order moves to one level (what the greedy pass would pick).
+            moved = [(open_levels[0], spare[0][1].cloid)]
+        else:
+            pairs = [
+                (abs(order.price - prices[i]), i, rank, order.cloid) for rank, order in spare for i in open_levels
+            ]
+            moved = sorted((i, cloid) for _, i, _, cloid in _greedy(pairs, covered, used))
         for i, cloid in moved:
             covered.add(i)
             used.add(cloid)

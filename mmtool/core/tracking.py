@@ -126,7 +126,8 @@ class _Entry:
 
     @property
     def in_flight(self) -> bool:
-        return not self.terminal and (self.place_pending or self.cancel_pending or self.modify is not None)
+        # The flags first: they are usually all clear, and then the status need not be looked at.
+        return (self.place_pending or self.cancel_pending or self.modify is not None) and not self.terminal
 
     def derived_status(self, filled: Decimal | None = None) -> OrderStatus:
         """The live status implied by what is known (with ``filled`` when given); never called on a terminal order."""

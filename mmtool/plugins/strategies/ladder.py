@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 BPS = 1e-4
 #: Relative slack when comparing the float position with its limit.
 _LIMIT_EPS = 1e-9
+#: Per side, the inputs and result of the last :func:`build_side` (see there).
+_LAST_SIDE: dict[Side, tuple[AssetRules, int, list[tuple[Decimal, float]], tuple[Quote, ...]]] = {}
 
 
 def limits_reached(ctx: QuoteContext) -> tuple[bool, bool]:
@@ -184,10 +186,17 @@ def build_side(
     levels = _priced_levels(side, fair, depths_bps, weights, ctx)
     if not levels or budget_lots <= 0:
         return ()
+    # The side is a function of the rules, the budget and the rounded, weighted prices alone; when they repeat
+    # (most requotes move one side only) the quotes built last time are the answer.
+    last = _LAST_SIDE.get(side)
+    if last is not None and last[0] is rules and last[1] == budget_lots and last[2] == levels:
+        return last[3]
     min_lots = [rules.min_lots(price) for price, _ in levels]
     lots = allocate_lots(budget_lots, [w for _, w in levels], min_lots)
     lot = rules.lot
-    return tuple(Quote(price, lot * n) for (price, _), n in zip(levels, lots, strict=False) if n > 0)
+    quotes = tuple(Quote(price, lot * n) for (price, _), n in zip(levels, lots, strict=False) if n > 0)
+    _LAST_SIDE[side] = (rules, budget_lots, levels, quotes)
+    return quotes
 
 
 def single_level_ladder(
