@@ -90,30 +90,29 @@ class DecayedHistogram:
         """Number of bins."""
         return self._counts.shape[0]
 
-    def add(self, ts_ns: int, index: int, weight: float = 1.0) -> None:
-        """Add ``weight`` to bin ``index`` (clamped into range) at ``ts_ns``."""
+    def _growth(self, ts_ns: int) -> float:
+        """The weight of an observation at ``ts_ns`` relative to the reference time, rescaling when it gets large."""
         if self._ref_ns is None:
             self._ref_ns = ts_ns
         age = (ts_ns - self._ref_ns) / NS_PER_S / self.tau
         if age > _RESCALE_AT:
             self._counts *= math.exp(-age)
             self._ref_ns, age = ts_ns, 0.0
+        return math.exp(age)
+
+    def add(self, ts_ns: int, index: int, weight: float = 1.0) -> None:
+        """Add ``weight`` to bin ``index`` (clamped into range) at ``ts_ns``."""
+        growth = self._growth(ts_ns)
         index = min(max(index, 0), self._counts.shape[0] - 1)
-        self._counts[index] += weight * math.exp(age)
+        self._counts[index] += weight * growth
 
     def add_many(self, ts_ns: int, indices: list[int], weight: float = 1.0) -> None:
         """``add(ts_ns, i, weight)`` for each ``i`` in order, with the decay factor computed once."""
         if not indices:
             return
-        if self._ref_ns is None:
-            self._ref_ns = ts_ns
-        age = (ts_ns - self._ref_ns) / NS_PER_S / self.tau
-        if age > _RESCALE_AT:
-            self._counts *= math.exp(-age)
-            self._ref_ns, age = ts_ns, 0.0
         counts = self._counts
+        increment = weight * self._growth(ts_ns)
         last = counts.shape[0] - 1
-        increment = weight * math.exp(age)
         for index in indices:
             counts[min(max(index, 0), last)] += increment
 
