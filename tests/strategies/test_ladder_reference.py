@@ -73,3 +73,34 @@ def test_build_side_equals_the_reference(
     assert [(q.price.as_tuple(), q.size.as_tuple()) for q in got] == [
         (q.price.as_tuple(), q.size.as_tuple()) for q in expected
     ]
+
+
+_RULES = AssetRules("X", 4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(min_value=2999.0, max_value=3001.0),  # fair moves by less than a tick as often as not
+            st.sampled_from([0.5, 1.0, 1.0, 2.5]),
+            st.sampled_from([Side.BUY, Side.SELL]),
+        ),
+        min_size=2,
+        max_size=30,
+    )
+)
+def test_a_requote_that_reuses_the_last_side_is_still_the_reference(steps: list[tuple[float, float, Side]]) -> None:
+    depths, weights = [2.0, 5.0, 12.0], [1.0, 1.5, 2.0]
+    for fair, budget, side in steps:
+        ctx = attrs.evolve(make_ctx(mid=fair, best_bid=fair - 0.05, best_ask=fair + 0.05), rules=_RULES)
+        assert build_side(side, fair, depths, weights, budget, ctx) == _reference_side(
+            side, fair, depths, weights, budget, ctx
+        )
+
+
+def test_the_same_inputs_give_the_same_quotes_object() -> None:
+    ctx = attrs.evolve(make_ctx(mid=3000.0, best_bid=2999.95, best_ask=3000.05), rules=_RULES)
+    first = build_side(Side.SELL, 3000.01, [2.0, 5.0], [1.0, 1.0], 1.0, ctx)
+    assert first and build_side(Side.SELL, 3000.02, [2.0, 5.0], [1.0, 1.0], 1.0, ctx) is first
+    assert build_side(Side.SELL, 3000.01, [2.0, 5.0], [1.0, 1.0], 2.0, ctx) != first  # another budget
