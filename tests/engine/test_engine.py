@@ -228,6 +228,13 @@ def test_pause_withdraws_quotes_and_resumes():
     assert {type(a) for a in back} == {Place}
 
 
+def _deep_bad(column: str, value: str) -> BookUpdate:
+    """A sane touch with one bad price or size three levels down the ask side."""
+    asks = [BookLevel(Decimal(3500 + i), Decimal(1)) for i in range(1, 6)]
+    asks[3] = attrs.evolve(asks[3], **{column: Decimal(value)})
+    return BookUpdate("ETH", L2Book((BookLevel(Decimal("3499"), Decimal(1)),), tuple(asks)), NS, NS)
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -238,6 +245,9 @@ def test_pause_withdraws_quotes_and_resumes():
                    NS, NS),
         Trade("ETH", Decimal("NaN"), Decimal(1), Side.BUY, "x", NS, NS),
         Trade("ETH", Decimal("0"), Decimal(1), Side.BUY, "x", NS, NS),
+        *(_deep_bad(column, value) for column in ("price", "size") for value in ("NaN", "sNaN", "Inf", "-Inf")),
+        _deep_bad("size", "-1"),
+        _deep_bad("price", "0"),
     ],
 )
 def test_bad_market_data_is_counted_and_skipped(bad):
