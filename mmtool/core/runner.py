@@ -3,7 +3,9 @@
 It pulls events from the adapter, calls :meth:`Engine.handle`, submits the actions, logs a status line, stops
 at the end of the run or on a signal, and runs the graceful shutdown: stop quoting, cancel every resting
 order with retries until the exchange confirms none is left, optionally flatten after a kill, log the final
-position and PnL. All decisions stay in the engine; the runner only measures wall time for latency figures.
+position and PnL. All decisions stay in the engine; the runner only measures wall time for latency figures:
+the engine's decision per event, and on a live exchange (wall clock) the order path, from an event's receipt
+stamp to each signed batch it caused being handed to the socket.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import attrs
 
+from mmtool.core.clock import WallClock
 from mmtool.core.components import ExchangeAdapter
 from mmtool.core.engine import NS, Engine
 from mmtool.core.gcquiet import quiet_gc
@@ -44,6 +47,12 @@ class RunObserver:
     def on_submit(self, engine: Engine, actions: Sequence[Action]) -> None:
         """Actions are about to leave the process (every batch: trading, shutdown cancels, flatten orders)."""
 
+    def on_order_path(self, engine: Engine, event: Event, latency_ns: int) -> None:
+        """A signed batch caused by ``event`` left ``latency_ns`` after the event was received (live only).
+
+        Called once per batch handed to the socket, after ``submit`` returned; never on a simulated clock.
+        """
+
     def on_status(self, engine: Engine) -> None:
         """A status interval passed (simulated or exchange time)."""
 
@@ -66,7 +75,11 @@ class RunOptions:
 
 @attrs.define
 class RunResult:
-    """What happened, for the summary: why it stopped, the latencies and the exchange's word at exit."""
+    """What happened, for the summary: why it stopped, the latencies and the exchange's word at exit.
+
+    ``latencies_ns`` are the engine's decision times (every event); ``order_path_ns`` the times from an event's
+    receipt to each signed batch it caused leaving, recorded only on a wall clock (``wall_clock``).
+    """
 
     stop_reason: str = ""
     started_ns: int = 0
@@ -74,6 +87,8 @@ class RunResult:
     open_orders_at_exit: int = -1
     exchange_position: Decimal | None = None
     latencies_ns: list[int] = attrs.field(factory=list)
+    order_path_ns: list[int] = attrs.field(factory=list)
+    wall_clock: bool = False
     shutdown_clean: bool = False
 
 
@@ -96,9 +111,12 @@ class Runner:
         self.on_status = on_status
         self.observers = list(observers)
         self.observer_errors = 0
-        self.result = RunResult()
+        # Event stamps and send times are only comparable with real time; a simulated clock measures nothing.
+        self.result = RunResult(wall_clock=isinstance(adapter.clock, WallClock))
         self._stop_reason: str | None = None
         self._keep_latencies = keep_latencies
+        stamps = getattr(adapter, "sent_stamps", None)
+        self._sent_stamps: Callable[[], Sequence[int]] | None = stamps if callable(stamps) else None
         self._events: AsyncIterator[Event] | None = None
 
     def request_stop(self, reason: str) -> None:
@@ -165,11 +183,30 @@ class Runner:
             self._notify("on_event", self.engine, event, actions, latency)
         return actions
 
-    async def _submit(self, actions: Sequence[Action]) -> None:
-        """Tell the observers (a journal writes the batch first), then send it."""
+    async def _submit(self, actions: Sequence[Action], cause: Event | None = None) -> None:
+        """Tell the observers (a journal writes the batch first), then send it; time the order path of ``cause``."""
         if self.observers:
             self._notify("on_submit", self.engine, actions)
         await self.adapter.submit(actions)
+        if cause is not None and self.result.wall_clock:
+            self._order_path(cause)
+
+    def _order_path(self, cause: Event) -> None:
+        """Record, per batch sent, the time from the receipt of ``cause`` to the batch being handed to the socket.
+
+        An adapter with ``sent_stamps()`` says when each batch of the last ``submit`` was handed over (on its
+        clock); for any other, ``submit`` returning stands for the bytes being sent.
+        """
+        sent = self._sent_stamps() if self._sent_stamps is not None else (self.adapter.clock.now_ns(),)
+        kept = self.result.order_path_ns
+        for stamp in sent:
+            latency = stamp - cause.ts_local_ns
+            if latency < 0:
+                continue  # the wall clock was stepped back between the two readings: no measurement
+            if len(kept) < self._keep_latencies:
+                kept.append(latency)
+            if self.observers:
+                self._notify("on_order_path", self.engine, cause, latency)
 
     def _notify(self, method: str, *args: object) -> None:
         for observer in list(self.observers):
@@ -195,7 +232,7 @@ class Runner:
                 return
             actions = self._handle(event)
             if actions:
-                await self._submit(actions)
+                await self._submit(actions, event)
             now = event.ts_local_ns
             if self.engine.killed:
                 self._stop_reason = "kill switch: " + (self.engine.risk.kill_events[-1].reason
@@ -237,7 +274,7 @@ class Runner:
                 break
             actions = self._handle(event)
             if actions:
-                await self._submit(actions)
+                await self._submit(actions, event)
             t = event.ts_local_ns
             if t >= next_retry and engine.live_orders():
                 if rounds >= opts.max_cancel_rounds or t >= deadline:

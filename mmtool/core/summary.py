@@ -1,8 +1,9 @@
 """The run summary: one JSON object with stable snake_case keys (documented in ``docs/summary.md``).
 
 Everything in it is derived from the engine's deterministic state and the exchange's word at exit, so two
-runs of the simulator with the same seed give identical summaries. Wall-clock latencies are deliberately not
-part of it (see ``benchmarks/``).
+runs of the simulator with the same seed give identical summaries. The wall-clock latencies (decision and order
+path) are filled in only for a session on a wall clock (a live exchange); on a simulated clock they are null and
+the order-path count 0, so simulator summaries stay reproducible.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ SUMMARY_KEYS = (
     "stop_reason",
     "bad_events",
     "duplicate_fills",
+    "decision_latency_p50_us",
+    "decision_latency_p99_us",
+    "order_path_count",
+    "order_path_p50_us",
+    "order_path_p99_us",
+    "order_path_max_us",
 )
 
 
@@ -82,6 +89,32 @@ def build_summary(engine: Engine, result: RunResult, *, network: str, seed: int 
         "stop_reason": result.stop_reason,
         "bad_events": stats.bad_events,
         "duplicate_fills": stats.duplicate_fills,
+        **latency_summary(result),
     }
     assert tuple(summary) == SUMMARY_KEYS
     return summary
+
+
+def latency_summary(result: RunResult) -> dict[str, Any]:
+    """Decision and order-path percentiles in µs; null (count 0) unless the session ran on a wall clock."""
+    decision = sorted(result.latencies_ns) if result.wall_clock else []
+    path = sorted(result.order_path_ns) if result.wall_clock else []
+    return {
+        "decision_latency_p50_us": percentile_us(decision, 0.50),
+        "decision_latency_p99_us": percentile_us(decision, 0.99),
+        "order_path_count": len(path),
+        "order_path_p50_us": percentile_us(path, 0.50),
+        "order_path_p99_us": percentile_us(path, 0.99),
+        "order_path_max_us": percentile_us(path, 1.0),
+    }
+
+
+def percentile_us(ordered_ns: list[int], q: float) -> float | None:
+    """The ``q`` quantile (0..1, linear interpolation) of ascending ns values, in µs to 0.1; None when empty."""
+    if not ordered_ns:
+        return None
+    pos = q * (len(ordered_ns) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered_ns) - 1)
+    value = ordered_ns[lo] + (ordered_ns[hi] - ordered_ns[lo]) * (pos - lo)
+    return round(value / 1e3, 1)

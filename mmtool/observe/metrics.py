@@ -1,8 +1,9 @@
 """Prometheus metrics of one session, on a per-session ``CollectorRegistry``, served over HTTP on loopback.
 
 Every metric carries the ``asset`` label. Per event the observer only bins the decision latency and counts
-the event; gauges and counters are refreshed every ``refresh_events`` events and at each status interval,
-counters from deltas of the engine's own statistics. The metric names are listed in ``METRIC_NAMES`` and
+the event (and, on a live exchange, bins the order path of each batch sent); gauges and counters are refreshed
+every ``refresh_events`` events and at each status interval, counters from deltas of the engine's own
+statistics. The metric names are listed in ``METRIC_NAMES`` and
 documented in ``docs/observability.md``.
 """
 
@@ -83,9 +84,13 @@ COUNTERS: dict[str, str] = {
     "mm_alerts_dropped": "Alerts dropped because the queue was full",
 }
 HISTOGRAM = "mm_decision_latency_seconds"
-METRIC_NAMES: tuple[str, ...] = (*GAUGES, *(f"{name}_total" for name in COUNTERS), HISTOGRAM)
+#: Event received -> signed batch handed to the socket (live exchanges only).
+ORDER_PATH_HISTOGRAM = "mm_order_path_seconds"
+METRIC_NAMES: tuple[str, ...] = (*GAUGES, *(f"{name}_total" for name in COUNTERS), HISTOGRAM, ORDER_PATH_HISTOGRAM)
 #: Upper bounds of the decision-latency buckets, seconds.
 LATENCY_BUCKETS = (5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2)
+#: Upper bounds of the order-path buckets, seconds: 50 µs .. 50 ms, with the 300 µs target as a bound.
+ORDER_PATH_BUCKETS = (5e-5, 1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2)
 #: A quote counts as calm (for the tail-risk baseline) below this cascade severity and without a jump.
 CALM_SEVERITY = 0.1
 
@@ -128,12 +133,21 @@ class MetricsServer:
 
 
 class LatencyHistogram(Collector):
-    """Decision latency binned per event by the trading thread; scrapes read the snapshot of the last refresh."""
+    """A latency binned by the trading thread (decision latency by default); scrapes read the last refresh."""
 
-    def __init__(self, asset: str) -> None:
+    def __init__(
+        self,
+        asset: str,
+        name: str = HISTOGRAM,
+        help_text: str = "Time the engine took to decide on one event",
+        buckets: Sequence[float] = LATENCY_BUCKETS,
+    ) -> None:
         self.asset = asset
-        self._bounds_ns = [round(b * 1e9) for b in LATENCY_BUCKETS]
-        self._counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.name = name
+        self.help_text = help_text
+        self.buckets = tuple(buckets)
+        self._bounds_ns = [round(b * 1e9) for b in self.buckets]
+        self._counts = [0] * (len(self.buckets) + 1)
         self._sum_ns = 0
         self._snapshot: tuple[list[int], int] = (list(self._counts), 0)
         self._lock = threading.Lock()
@@ -153,9 +167,9 @@ class LatencyHistogram(Collector):
         """The histogram as of the last :meth:`publish`."""
         with self._lock:
             counts, sum_ns = self._snapshot
-        family = HistogramMetricFamily(HISTOGRAM, "Time the engine took to decide on one event", labels=["asset"])
+        family = HistogramMetricFamily(self.name, self.help_text, labels=["asset"])
         cumulative, buckets = 0, []
-        for bound, count in zip((*LATENCY_BUCKETS, math.inf), counts, strict=True):
+        for bound, count in zip((*self.buckets, math.inf), counts, strict=True):
             cumulative += count
             buckets.append(("+Inf" if bound == math.inf else repr(bound), cumulative))
         family.add_metric([self.asset], buckets, sum_ns / 1e9)
@@ -188,6 +202,12 @@ class MetricsObserver(RunObserver):
                          for name, text in COUNTERS.items()}
         self.latency = LatencyHistogram(asset)
         self.registry.register(self.latency)
+        self.order_path = LatencyHistogram(
+            asset, ORDER_PATH_HISTOGRAM,
+            "Time from an event's receipt to a signed batch it caused being handed to the socket (live only)",
+            ORDER_PATH_BUCKETS,
+        )
+        self.registry.register(self.order_path)
         self._seen: dict[str, float] = dict.fromkeys(COUNTERS, 0.0)
         self._countdown = self.refresh_events
         self._calm_half_spread: float | None = None
@@ -213,6 +233,10 @@ class MetricsObserver(RunObserver):
         if self._countdown <= 0:
             self.refresh(engine)
 
+    def on_order_path(self, engine: Engine, event: Event, latency_ns: int) -> None:
+        """Bin the order path of one batch sent (published at the next refresh)."""
+        self.order_path.observe_ns(latency_ns)
+
     def on_status(self, engine: Engine) -> None:
         """Refresh at every status interval."""
         self.refresh(engine)
@@ -227,6 +251,7 @@ class MetricsObserver(RunObserver):
         """Set every gauge and bring every counter up to the engine's statistics."""
         self._countdown = self.refresh_events
         self.latency.publish()
+        self.order_path.publish()
         self._gauges(engine)
         self._counters(engine)
         for source in list(self.sources):

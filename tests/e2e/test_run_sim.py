@@ -52,6 +52,8 @@ def test_glft_ladder_30s_fills_within_limits_and_leaves_no_order(tmp_path):
     assert s["max_abs_position"] <= s["position_limit"]
     assert s["kill_switch_events"] == 0
     assert s["position"] == s["exchange_position"], "local position agrees with the exchange's"
+    # A simulated clock: no wall-clock latency in the summary, so seeded runs stay identical.
+    assert s["order_path_count"] == 0 and s["order_path_p50_us"] is None and s["decision_latency_p50_us"] is None
     assert math.isclose(s["total_pnl"], s["realized_pnl"] + s["unrealized_pnl"] - s["fees"] + s["funding"],
                         abs_tol=1e-5)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from mmtool.cli import BUILTINS_ONLY, main
 from mmtool.core.config import Settings
+from mmtool.core.summary import SUMMARY_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,3 +65,10 @@ def test_replace_region_keeps_prose(gen_docs: ModuleType) -> None:
     )
     with pytest.raises(ValueError, match="markers"):
         gen_docs.replace_region("no markers", "x", "new")
+
+
+def test_summary_doc_lists_exactly_the_summary_keys() -> None:
+    doc = (ROOT / "docs" / "summary.md").read_text(encoding="utf-8")
+    rows = [line.split("|")[1] for line in doc.splitlines() if line.startswith("| `")]
+    documented = [key for cell in rows for key in re.findall(r"`([a-z0-9_]+)`", cell)]
+    assert documented == list(SUMMARY_KEYS), "docs/summary.md lists the keys of mmtool.core.summary, in order"

@@ -289,3 +289,25 @@ def test_missing_key_is_a_config_error_that_names_no_secret() -> None:
     good = HyperliquidAdapter.from_config(QUIET, attrs.evolve(ctx, settings=attrs.evolve(settings, private_key=KEY)))
     assert KEY[2:] not in repr(good.signer) and good.base_url == "http://localhost:3001"
     good.rest.close()
+
+
+@pytest.mark.parametrize("ws_post", [True, False], ids=["websocket", "rest"])
+def test_each_batch_sent_is_stamped_when_handed_to_the_socket_or_to_rest(ws_post: bool) -> None:
+    async def body() -> None:
+        async with exchange() as ex, adapter(ex, config=evolve(QUIET, use_ws_post=ws_post)) as a:
+            got = Collector(a)
+            assert a.sent_stamps() == []
+            before = a.clock.now_ns()
+            await a.submit([Place(cloid(1), ETH, Side.BUY, passive_price(a, Side.BUY), Decimal("0.01"), Tif.ALO),
+                            Cancel(cloid(7), ETH)])
+            after = a.clock.now_ns()
+            stamps = a.sent_stamps()
+            assert len(stamps) == 2, "one stamp per batch (cancels, then places), within submit"
+            assert before <= stamps[0] <= stamps[1] <= after
+            a._outbound._post_only_until_ns = a.clock.now_ns() + 60 * 10**9
+            await a.submit([Place(cloid(2), ETH, Side.BUY, passive_price(a, Side.BUY), Decimal("0.01"), Tif.IOC)])
+            assert a.sent_stamps() == [], "refused locally: nothing left, nothing stamped"
+            await got.wait_for(lambda: got.updates(cloid(1)) and got.updates(cloid(7)) and got.updates(cloid(2)))
+            await got.stop()
+
+    run(body())

@@ -65,6 +65,8 @@ def test_values_agree_with_the_summary(observed: Observed) -> None:
     assert value(text, "mm_mid_price") == pytest.approx(float(observed.engine.portfolio.mark_price))
     # Every event handled was timed into the histogram.
     assert value(text, "mm_decision_latency_seconds_count") == summary["events_processed"]
+    # The order path is a wall-clock figure: nothing is binned on the simulator.
+    assert value(text, "mm_order_path_seconds_count") == 0 == summary["order_path_count"]
 
 
 def test_scraped_during_the_run(observed: Observed) -> None:

@@ -4,8 +4,9 @@ Events come from one WebSocket (book, trades, mids, our fills, order updates, us
 are translated by :mod:`.messages`; a Timer is emitted every second. Actions go out as one signed batch per kind
 and submit call (Places as one ``order``, Modifies as one ``batchModify``, Cancels as one ``cancelByCloid``),
 posted over the WebSocket when it is up and over REST otherwise; ``submit`` returns once the bytes are sent and
-the answers come back later as events. :class:`HyperliquidAdapter` owns the connection's life (connect, the
-periodic tasks, close) and the state its parts share; each concern lives in its own module:
+the answers come back later as events (:meth:`HyperliquidAdapter.sent_stamps` says when each batch left).
+:class:`HyperliquidAdapter` owns the connection's life (connect, the periodic tasks, close) and the state its
+parts share; each concern lives in its own module:
 
 - :mod:`.feed`: WebSocket messages into events (fills passed on once per trade id);
 - :mod:`.supervisor`: on a disconnect it emits ``Connection(up=False)``, reconnects with jittered exponential
@@ -293,6 +294,14 @@ class HyperliquidAdapter:
     async def submit(self, actions: Sequence[Action]) -> None:
         """Sign and send the actions as one batch per kind (cancels, modifies, places); answers come as events."""
         await self._outbound.submit(actions)
+
+    def sent_stamps(self) -> list[int]:
+        """When each signed batch of the latest ``submit`` was handed to the socket (or REST), on this clock (ns).
+
+        Batches go out within ``submit``, so right after it returns the list holds one stamp per batch sent
+        (none for actions refused locally); the runner times the order path with it.
+        """
+        return list(self._outbound.stamps)
 
     async def open_orders(self) -> list[Order]:
         """Our open orders on the asset according to the exchange (``frontendOpenOrders``)."""

@@ -3,10 +3,12 @@
 ``submit`` refuses locally what cannot reach the book (unknown asset, post-only mode after a network upgrade,
 address budget exhausted: cancels always go on), then sends one signed batch per kind (Cancels as one
 ``cancelByCloid``, Modifies as one ``batchModify``, Places as one ``order``, in that order) and returns once the
-bytes are sent. A task awaits each answer and turns it into ``OrderUpdate`` events following the order manager's
-conventions. An answer that never comes (timeout, dropped socket, 5xx) is handed to :mod:`.outcomes`, never
-resent blindly. Trigger orders go out in the same ``order`` batch with a ``{"trigger": ...}`` order type and
-grouping ``na``.
+bytes are sent. Each batch of a ``submit`` call is stamped on the adapter's clock when it is handed to the socket
+(the WebSocket ``send`` returned: the frame is written to the transport) or to the REST client's worker pool
+(:attr:`Outbound.stamps`, for the runner's order-path latency). A task awaits each answer and turns it into
+``OrderUpdate`` events following the order manager's conventions. An answer that never comes (timeout, dropped
+socket, 5xx) is handed to :mod:`.outcomes`, never resent blindly. Trigger orders go out in the same ``order`` batch
+with a ``{"trigger": ...}`` order type and grouping ``na``.
 """
 
 from __future__ import annotations
@@ -66,10 +68,15 @@ class Outbound:
         #: Cloids of batches sent and not yet answered, with how many (the audit leaves them alone).
         self.in_flight: dict[str, int] = {}
         self._post_only_until_ns = 0
+        #: When each batch of the latest ``submit`` was handed to the socket or the REST client (adapter clock, ns).
+        self.stamps: list[int] = []
 
     async def submit(self, actions: Sequence[Action]) -> None:
         """Sign and send the actions as one batch per kind (cancels, modifies, places); answers come as events."""
         adapter = self._adapter
+        # A fresh list: a late stamp of an earlier call never lands in this call's.
+        stamps: list[int] = []
+        self.stamps = stamps
         now = adapter.clock.now_ns()
         places: list[Place] = []
         modifies: list[Modify] = []
@@ -93,19 +100,24 @@ class Outbound:
             else:
                 places.append(action)
         if cancels:
-            await self.send_batch("cancel", cancels)
+            await self.send_batch("cancel", cancels, stamps=stamps)
         if modifies:
-            await self.send_batch("modify", modifies)
+            await self.send_batch("modify", modifies, stamps=stamps)
         if places:
-            await self.send_batch("order", places)
+            await self.send_batch("order", places, stamps=stamps)
 
-    async def send_batch(self, kind: str, items: Sequence[Action], retried: bool = False) -> None:
-        """Record, sign and send one batch; a task awaits the answer and turns it into events."""
+    async def send_batch(
+        self, kind: str, items: Sequence[Action], retried: bool = False, *, stamps: list[int] | None = None
+    ) -> None:
+        """Record, sign and send one batch; a task awaits the answer and turns it into events.
+
+        :param stamps: gets the adapter clock's time when the batch is handed to the socket or the REST client.
+        """
         action = self.batch_action(kind, items)
         keys = [getattr(a, "new_cloid", None) or a.cloid for a in items]
         for key in keys:
             self.in_flight[key] = self.in_flight.get(key, 0) + 1
-        send = self._post_action(action, len(items))
+        send = self._post_action(action, len(items), stamps)
         task = asyncio.ensure_future(self._finish_batch(kind, list(items), send, keys, retried))
         self.batches.add(task)
         task.add_done_callback(self.batches.discard)
@@ -163,23 +175,34 @@ class Outbound:
             raise
         return answer
 
-    def _post_action(self, action: Mapping[str, Any], batch_len: int) -> Awaitable[Any]:
+    def _post_action(self, action: Mapping[str, Any], batch_len: int, stamps: list[int] | None) -> Awaitable[Any]:
         """Sign now; return an awaitable of the answer (over the WebSocket when up, else REST)."""
         adapter = self._adapter
         body = self.sign(action)
         adapter.limits.address.spend(batch_len)
         ws = adapter._ws
         if adapter.config.use_ws_post and ws is not None and ws.up:
-            return self._post_ws(ws, body, batch_len)
-        return adapter.rest.exchange(codec.dumps(body), batch_len)
+            return self._post_ws(ws, body, batch_len, stamps)
+        return self._post_rest(body, batch_len, stamps)
 
-    async def _post_ws(self, ws: WsConnection, body: Mapping[str, Any], batch_len: int) -> Any:
+    async def _post_rest(self, body: Mapping[str, Any], batch_len: int, stamps: list[int] | None) -> Any:
+        data = codec.dumps(body)
+        if stamps is not None:
+            # Handed to the REST client, whose worker thread sends it: its HTTP time is not in the stamp.
+            stamps.append(self._adapter.clock.now_ns())
+        return await self._adapter.rest.exchange(data, batch_len)
+
+    async def _post_ws(
+        self, ws: WsConnection, body: Mapping[str, Any], batch_len: int, stamps: list[int] | None
+    ) -> Any:
         adapter = self._adapter
         try:
             future = await ws.send_post("action", body)
         except ConnectionLost:
             # Not sent: the socket was already closed. REST is the fallback.
-            return await adapter.rest.exchange(codec.dumps(body), batch_len)
+            return await self._post_rest(body, batch_len, stamps)
+        if stamps is not None:
+            stamps.append(adapter.clock.now_ns())
         adapter.limits.ip.spend(action_weight(batch_len))
         try:
             return await asyncio.wait_for(future, adapter.config.post_timeout_secs)
