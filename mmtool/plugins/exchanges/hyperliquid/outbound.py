@@ -38,7 +38,7 @@ from mmtool.plugins.exchanges.hyperliquid.wire import (
     parse_order_statuses,
     raise_for_status,
 )
-from mmtool.plugins.exchanges.hyperliquid.ws import ConnectionLost, WsConnection
+from mmtool.plugins.exchanges.hyperliquid.ws import ConnectionLost
 
 if TYPE_CHECKING:
     from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
@@ -117,12 +117,13 @@ class Outbound:
         keys = [getattr(a, "new_cloid", None) or a.cloid for a in items]
         for key in keys:
             self.in_flight[key] = self.in_flight.get(key, 0) + 1
-        send = self._post_action(action, len(items), stamps)
+        send, sent = await self._post_action(action, len(items), stamps)
         task = asyncio.ensure_future(self._finish_batch(kind, list(items), send, keys, retried))
         self.batches.add(task)
         task.add_done_callback(self.batches.discard)
-        # Let the send start now (the bytes leave within this call when the socket is up).
-        await asyncio.sleep(0)
+        if not sent:
+            # Over REST the task sends: let it start now.
+            await asyncio.sleep(0)
 
     def batch_action(self, kind: str, items: Sequence[Action]) -> dict[str, Any]:
         """The unsigned action for a batch of one kind (``order``, ``modify``, ``cancel``), recorded as sent."""
@@ -175,15 +176,33 @@ class Outbound:
             raise
         return answer
 
-    def _post_action(self, action: Mapping[str, Any], batch_len: int, stamps: list[int] | None) -> Awaitable[Any]:
-        """Sign now; return an awaitable of the answer (over the WebSocket when up, else REST)."""
+    async def _post_action(
+        self, action: Mapping[str, Any], batch_len: int, stamps: list[int] | None
+    ) -> tuple[Awaitable[Any], bool]:
+        """Sign now and, when the WebSocket is up, send now; return an awaitable of the answer and whether the
+        bytes already left (over REST the batch task sends them).
+
+        The WebSocket send happens here rather than in the batch task so that no other ready work on the event
+        loop runs between deciding and sending. Whatever the send raises is raised again by the awaitable, inside
+        the batch task, where every outcome is handled.
+        """
         adapter = self._adapter
         body = self.sign(action)
         adapter.limits.address.spend(batch_len)
         ws = adapter._ws
-        if adapter.config.use_ws_post and ws is not None and ws.up:
-            return self._post_ws(ws, body, batch_len, stamps)
-        return self._post_rest(body, batch_len, stamps)
+        if not (adapter.config.use_ws_post and ws is not None and ws.up):
+            return self._post_rest(body, batch_len, stamps), False
+        try:
+            future = await ws.send_post("action", body)
+        except ConnectionLost:
+            # Not sent: the socket was already closed. REST is the fallback.
+            return self._post_rest(body, batch_len, stamps), False
+        except Exception as exc:  # handed to the batch task, which logs and settles every outcome
+            return _raise(exc), True
+        if stamps is not None:
+            stamps.append(adapter.clock.now_ns())
+        adapter.limits.ip.spend(action_weight(batch_len))
+        return self._answer(future), True
 
     async def _post_rest(self, body: Mapping[str, Any], batch_len: int, stamps: list[int] | None) -> Any:
         data = codec.dumps(body)
@@ -192,22 +211,13 @@ class Outbound:
             stamps.append(self._adapter.clock.now_ns())
         return await self._adapter.rest.exchange(data, batch_len)
 
-    async def _post_ws(
-        self, ws: WsConnection, body: Mapping[str, Any], batch_len: int, stamps: list[int] | None
-    ) -> Any:
-        adapter = self._adapter
+    async def _answer(self, future: asyncio.Future[Any]) -> Any:
+        """The answer to a batch posted over the WebSocket, or :class:`OutcomeUnknown` after the post timeout."""
+        timeout = self._adapter.config.post_timeout_secs
         try:
-            future = await ws.send_post("action", body)
-        except ConnectionLost:
-            # Not sent: the socket was already closed. REST is the fallback.
-            return await self._post_rest(body, batch_len, stamps)
-        if stamps is not None:
-            stamps.append(adapter.clock.now_ns())
-        adapter.limits.ip.spend(action_weight(batch_len))
-        try:
-            return await asyncio.wait_for(future, adapter.config.post_timeout_secs)
+            return await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            raise OutcomeUnknown(f"no answer over the WebSocket within {adapter.config.post_timeout_secs} s") from None
+            raise OutcomeUnknown(f"no answer over the WebSocket within {timeout} s") from None
 
     async def _finish_batch(
         self, kind: str, items: list[Action], send: Awaitable[Any], keys: list[str], retried: bool
@@ -351,3 +361,8 @@ class Outbound:
 
     def _post_only_mode(self, now: int) -> bool:
         return now < self._post_only_until_ns
+
+
+async def _raise(exc: BaseException) -> Any:
+    """An awaitable that raises ``exc``: a send's failure, surfaced where the batch's outcome is handled."""
+    raise exc
