@@ -173,6 +173,9 @@ class WsConnection:
                         self.malformed += 1
                         log.error("WebSocket message handler failed", exc_info=exc,
                                   extra={"fields": {"channel": channel}})
+                    # Frames of one block arrive together and the socket hands them over without suspending:
+                    # yield, so the runner decides on this frame's events before the next frame is decoded.
+                    await asyncio.sleep(0)
                 else:
                     self.malformed += 1
         except websockets.ConnectionClosed as exc:
