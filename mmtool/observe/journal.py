@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS actions (
     id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id), ts_ns INTEGER NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('place', 'modify', 'cancel')), cloid TEXT NOT NULL, new_cloid TEXT,
-    side TEXT, price TEXT, size TEXT, tif TEXT, reduce_only INTEGER
+    side TEXT, price TEXT, size TEXT, tif TEXT, reduce_only INTEGER, trigger TEXT
 );
 CREATE TABLE IF NOT EXISTS order_updates (
     id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id), ts_ns INTEGER NOT NULL,
@@ -126,7 +126,8 @@ def connect(path: Path, *, synchronous: str = "normal", readonly: bool = False) 
         conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(SCHEMA)
-        _add_settings_column(conn)
+        _add_column(conn, "sessions", "settings")
+        _add_column(conn, "actions", "trigger")
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         conn.commit()
     except sqlite3.DatabaseError as exc:
@@ -135,11 +136,20 @@ def connect(path: Path, *, synchronous: str = "normal", readonly: bool = False) 
     return conn
 
 
-def _add_settings_column(conn: sqlite3.Connection) -> None:
-    """Journals written before sessions stored their settings gain the (nullable) column."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
-    if "settings" not in columns:
-        conn.execute("ALTER TABLE sessions ADD COLUMN settings TEXT")
+def _add_column(conn: sqlite3.Connection, table: str, column: str) -> None:
+    """A journal written before ``table`` had ``column`` (nullable text) gains it: sessions' settings, and the
+    trigger of a trigger order's action."""
+    columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    if column not in columns:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+
+
+def _trigger_text(place: Place) -> str | None:
+    """A trigger order's trigger as JSON (``{"px", "market", "kind"}``), None for any other order."""
+    trigger = place.trigger
+    if trigger is None:
+        return None
+    return json.dumps({"px": str(trigger.trigger_px), "market": trigger.is_market, "kind": trigger.kind.value})
 
 
 def session_settings(settings: Settings) -> dict[str, Any]:
@@ -267,15 +277,15 @@ class Journal:
         for a in actions:
             if isinstance(a, Place):
                 rows.append((self.session_id, ts_ns, "place", a.cloid, None, _side(a.side), str(a.price), str(a.size),
-                             a.tif.value, int(a.reduce_only)))
+                             a.tif.value, int(a.reduce_only), _trigger_text(a)))
             elif isinstance(a, Modify):
                 rows.append((self.session_id, ts_ns, "modify", a.cloid, a.new_cloid, _side(a.side), str(a.price),
-                             str(a.size), a.tif.value, int(a.reduce_only)))
+                             str(a.size), a.tif.value, int(a.reduce_only), None))
             elif isinstance(a, Cancel):
-                rows.append((self.session_id, ts_ns, "cancel", a.cloid, None, None, None, None, None, None))
+                rows.append((self.session_id, ts_ns, "cancel", a.cloid, None, None, None, None, None, None, None))
         self.conn.executemany(
-            "INSERT INTO actions (session_id, ts_ns, kind, cloid, new_cloid, side, price, size, tif, reduce_only)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO actions (session_id, ts_ns, kind, cloid, new_cloid, side, price, size, tif, reduce_only,"
+            " trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 

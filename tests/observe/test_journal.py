@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import sqlite3
 import threading
@@ -17,7 +18,7 @@ from mmtool.core.config_loader import load_settings
 from mmtool.core.plugins import load_registry
 from mmtool.core.runner import RunObserver, RunOptions
 from mmtool.core.session import run_session
-from mmtool.core.types import Fill, Liquidity, Position, Side
+from mmtool.core.types import Fill, Liquidity, Place, Position, Side, Tif, TriggerKind, TriggerSpec
 from mmtool.observe.hub import ObserveHub
 from mmtool.observe.journal import Journal, JournalError, JournalObserver, connect, recover
 from mmtool.observe.report import build_report
@@ -167,3 +168,35 @@ def test_a_failing_journal_fires_the_kill_switch(tmp_path: Path) -> None:
     assert outcome.summary["stop_reason"].startswith("kill switch: journal write failed")
     assert hub.journal_errors >= 1
     journal.close()
+
+
+def test_a_trigger_order_is_journaled_with_its_trigger(tmp_path: Path) -> None:
+    journal = open_journal(tmp_path / "j.sqlite")
+    stop = TriggerSpec(Decimal("3400"), True, TriggerKind.STOP_LOSS)
+    journal.add_actions(5, [
+        Place("0x" + "1" * 32, "ETH", Side.SELL, Decimal("3230"), Decimal("0.5"), Tif.GTC, True, stop),
+        Place("0x" + "2" * 32, "ETH", Side.BUY, Decimal("3499"), Decimal("0.5")),
+    ])
+    journal.commit()
+    rows = journal.conn.execute("SELECT cloid, trigger FROM actions ORDER BY cloid").fetchall()
+    assert json.loads(rows[0]["trigger"]) == {"px": "3400", "market": True, "kind": "sl"}
+    assert rows[1]["trigger"] is None
+    journal.close()
+
+
+def test_a_journal_from_before_trigger_orders_gains_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE actions (id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL, ts_ns INTEGER NOT NULL,"
+        " kind TEXT NOT NULL, cloid TEXT NOT NULL, new_cloid TEXT, side TEXT, price TEXT, size TEXT, tif TEXT,"
+        " reduce_only INTEGER);"
+        "INSERT INTO actions (session_id, ts_ns, kind, cloid) VALUES (1, 0, 'cancel', 'c');"
+    )
+    old.commit()
+    old.close()
+    conn = connect(path)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(actions)")}
+    assert "trigger" in columns
+    assert conn.execute("SELECT cloid, trigger FROM actions").fetchone()[:] == ("c", None)
+    conn.close()
