@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from mmtool.core.rounding import to_decimal
-from mmtool.core.types import ZERO, Action, Cancel, Modify, Order, OrderStatus, Place, Side, Tif, TriggerSpec
+from mmtool.core.types import TERMINAL_STATUSES, ZERO, Action, Cancel, Modify, Order, Place, Side, Tif, TriggerSpec
 
 if TYPE_CHECKING:
     from mmtool.core.config import Settings
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("mmtool.pretrade")
 
 BPS = Decimal(10_000)
-_TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 
 
 @attrs.frozen
@@ -70,7 +69,7 @@ class _Exposure:
         self.triggers: set[str] = set()
         buy = sell = ZERO
         for o in live:
-            if o.status in _TERMINAL:
+            if o.status in TERMINAL_STATUSES:
                 continue
             remaining = o.size - o.filled
             self.orders[o.cloid] = (o.side, remaining)

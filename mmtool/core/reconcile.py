@@ -37,7 +37,19 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from mmtool.core.rounding import to_decimal
-from mmtool.core.types import Action, Cancel, Ladder, Modify, Order, OrderStatus, Place, Quote, Side, Tif
+from mmtool.core.types import (
+    TERMINAL_STATUSES,
+    Action,
+    Cancel,
+    Ladder,
+    Modify,
+    Order,
+    OrderStatus,
+    Place,
+    Quote,
+    Side,
+    Tif,
+)
 
 _BPS = Decimal(10_000)
 #: A float price test this far from its bound cannot be wrong (float errors are ~1e-16 relative); nearer, the
@@ -50,7 +62,6 @@ _AWAITING = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL)
 
 _CLOID = operator.attrgetter("cloid")
 _PRICE = operator.attrgetter("price")
-_TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 #: The tolerances as Decimals, by their float: they are settings, so the same few values come back every call.
 _DECIMALS: dict[float, Decimal] = {}
 
@@ -103,7 +114,7 @@ def reconcile(
     # One pass over the orders for both sides (the caller's order is kept; each side is sorted later).
     by_side: dict[Side, list[Order]] = {Side.BUY: [], Side.SELL: []}
     for o in live:
-        if o.asset == asset and o.status not in _TERMINAL and o.trigger is None:
+        if o.asset == asset and o.status not in TERMINAL_STATUSES and o.trigger is None:
             by_side[o.side].append(o)
     cancels: list[Action] = []
     modifies: list[Action] = []
@@ -155,8 +166,8 @@ def _reconcile_side(
                 frozen.append((rank, order, pending_quote(order.cloid) or Quote(order.price, order.remaining)))
         else:
             acked.append((rank, order))
-    # Per level, the right-hand sides of the tolerance tests, computed once rather than once per order: a
-    # price is within bps when |price - level| * 10^4 <= bps * level, a size when |size - level| <= tol * level.
+    # A price is within bps of a level when |price - level| * 10^4 <= bps * level, a size when
+    # |size - level| <= tol * level.
     prices = [level.price for level in levels]
     covered: set[int] = set()
     # 1. In-flight orders cover levels within the price tolerance, then the leftovers the nearest levels.

@@ -68,7 +68,11 @@ class OrderStatus(enum.Enum):
     @property
     def is_terminal(self) -> bool:
         """True once no further fill can happen."""
-        return self in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
+        return self in TERMINAL_STATUSES
+
+
+#: The statuses after which no further fill can happen (a set: hot loops test membership without the property).
+TERMINAL_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
 
 
 class TriggerKind(enum.Enum):

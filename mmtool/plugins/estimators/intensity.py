@@ -212,11 +212,10 @@ class Intensity(EstimatorBase):
         if last is None or mid is None or ts <= last or not self._orders.orders:
             return
         dt = (ts - last) / NS_PER_S
-        width = self.width
         bins: dict[Side, list[int]] = {Side.BUY: [], Side.SELL: []}
         for order in self._orders.orders.values():
             depth = (mid - order.price) / mid if order.side is Side.BUY else (order.price - mid) / mid
-            bins[order.side].append(int(max(depth, 0.0) / width))
+            bins[order.side].append(self._bin(depth))
         for side, indices in bins.items():
             self._exposure[side].add_many(ts, indices, dt)
 
