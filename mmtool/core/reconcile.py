@@ -36,7 +36,7 @@ import operator
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from mmtool.core.rounding import to_decimal
+from mmtool.core.rounding import remember, to_decimal
 from mmtool.core.types import (
     TERMINAL_STATUSES,
     Action,
@@ -69,9 +69,7 @@ _DECIMALS: dict[float, Decimal] = {}
 def _decimal_of(value: float) -> Decimal:
     found = _DECIMALS.get(value)
     if found is None:
-        if len(_DECIMALS) >= 256:
-            _DECIMALS.clear()
-        found = _DECIMALS[value] = to_decimal(value)
+        found = remember(_DECIMALS, value, to_decimal(value), limit=256)
     return found
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, localcontext
+from typing import TypeVar
 
 import attrs
 
@@ -37,10 +38,26 @@ _FAST_MIN, _FAST_MAX = 1e-12, 1e12
 #: rounded, so comparing a float with these entries compares its shortest repr with the exact power of ten.
 _P10_OFFSET = 16
 _P10 = tuple(10**m if m >= 0 else 1 / 10**-m for m in range(-_P10_OFFSET, _P10_OFFSET + 1))
-#: Size of the ``min_lots`` cache before it is cleared (prices drift, so old entries stop being asked for).
-_MIN_LOTS_CACHE = 4096
+#: Entries a memo of prices or sizes holds before it is cleared (prices drift, so old entries stop being asked
+#: for, and the ones in use come back at once).
+MEMO_MAX = 4096
 #: A float price times its tick scale this far from an integer is decided by float arithmetic alone.
 _CLEAR = 1e-6
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def remember(memo: dict[K, V], key: K, value: V, limit: int = MEMO_MAX) -> V:
+    """Store ``value`` under ``key`` in a bounded memo (emptied first when full) and return it.
+
+    The miss path of the memos on the quoting path; their hits are a plain ``dict.get``.
+    """
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def to_decimal(value: float | int | str | Decimal) -> Decimal:
@@ -197,10 +214,7 @@ class AssetRules:
             rounded = Decimal(ticks // scale)
         else:
             rounded = Decimal(ticks).scaleb(-decimals, _CTX)
-        if len(self._tick_prices) >= _MIN_LOTS_CACHE:
-            self._tick_prices.clear()
-        self._tick_prices[key] = rounded
-        return rounded
+        return remember(self._tick_prices, key, rounded)
 
     def size_lots(self, size: float) -> int:
         """Whole lots in ``size`` rounded down: ``int(round_size(size) / lot)``, without Decimal for a float."""
@@ -227,12 +241,9 @@ class AssetRules:
         """True when the exchange accepts this price as is (remembered per price: quotes repeat prices)."""
         if not price.is_finite() or price <= 0:
             return False
-        cache = self._valid_prices
-        valid = cache.get(price)
+        valid = self._valid_prices.get(price)
         if valid is None:
-            if len(cache) >= _MIN_LOTS_CACHE:
-                cache.clear()
-            valid = cache[price] = self._is_valid_price(price)
+            valid = remember(self._valid_prices, price, self._is_valid_price(price))
         return valid
 
     def _is_valid_price(self, price: Decimal) -> bool:
@@ -266,12 +277,9 @@ class AssetRules:
 
     def min_lots(self, price: Decimal) -> int:
         """``min_size(price)`` in whole lots, remembered per price (a ladder asks for the same prices again)."""
-        cache = self._min_lots
-        lots = cache.get(price)
+        lots = self._min_lots.get(price)
         if lots is None:
-            if len(cache) >= _MIN_LOTS_CACHE:
-                cache.clear()
-            lots = cache[price] = int(self.min_size(price) / self.lot)
+            lots = remember(self._min_lots, price, int(self.min_size(price) / self.lot))
         return lots
 
     def meets_min_notional(self, price: Decimal, size: Decimal) -> bool:
@@ -282,7 +290,6 @@ class AssetRules:
 #: Wire text of Decimals already formatted: a ladder sends the same prices and sizes again and again, and a
 #: lookup costs a tenth of the quantize and normalize. Equal Decimals (``1.50`` and ``1.5``) share one text.
 _WIRE_TEXT: dict[Decimal, str] = {}
-_WIRE_TEXT_MAX = 8192
 
 
 def to_wire(value: Decimal | float) -> str:
@@ -293,10 +300,7 @@ def to_wire(value: Decimal | float) -> str:
     if type(value) is Decimal and value.is_finite():  # a signalling NaN cannot even be hashed
         text = _WIRE_TEXT.get(value)
         if text is None:
-            text = _to_wire(value)
-            if len(_WIRE_TEXT) >= _WIRE_TEXT_MAX:
-                _WIRE_TEXT.clear()
-            _WIRE_TEXT[value] = text
+            text = remember(_WIRE_TEXT, value, _to_wire(value))
         return text
     return _to_wire(value)
 
