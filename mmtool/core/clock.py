@@ -5,6 +5,10 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+#: Nanoseconds per second and per millisecond: clocks and event stamps count nanoseconds.
+NS_PER_S = 1_000_000_000
+NS_PER_MS = 1_000_000
+
 
 class Clock(Protocol):
     """A source of time in nanoseconds since the epoch."""

@@ -44,19 +44,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mmtool.core.clock import Clock, WallClock
+from mmtool.core.clock import NS_PER_MS, Clock, WallClock
 from mmtool.core.errors import ConfigError, ExchangeError
 from mmtool.core.rounding import AssetRules
 from mmtool.core.types import Action, Event, Order, OrderStatus, Position, RequoteTolerance, Timer
 from mmtool.plugins.exchanges.hyperliquid.account import Account
-from mmtool.plugins.exchanges.hyperliquid.audit import NOT_LISTED, Auditor
+from mmtool.plugins.exchanges.hyperliquid.audit import Auditor
 from mmtool.plugins.exchanges.hyperliquid.config import NETWORK_URLS, HyperliquidConfig
 from mmtool.plugins.exchanges.hyperliquid.deadman import DeadManSwitch
 from mmtool.plugins.exchanges.hyperliquid.emitter import Emitter
 from mmtool.plugins.exchanges.hyperliquid.feed import Feed
 from mmtool.plugins.exchanges.hyperliquid.nonce import NonceManager
-from mmtool.plugins.exchanges.hyperliquid.outbound import IOC_REMAINDER, Outbound
-from mmtool.plugins.exchanges.hyperliquid.outcomes import NEVER_SEEN, OutcomeResolver
+from mmtool.plugins.exchanges.hyperliquid.outbound import Outbound
+from mmtool.plugins.exchanges.hyperliquid.outcomes import OutcomeResolver
 from mmtool.plugins.exchanges.hyperliquid.ratelimit import AddressBudget, IpWeights, RateLimits
 from mmtool.plugins.exchanges.hyperliquid.rest import RestClient
 from mmtool.plugins.exchanges.hyperliquid.signing import Signer, address_to_bytes
@@ -70,12 +70,9 @@ if TYPE_CHECKING:
     from mmtool.core.components import ComponentContext
     from mmtool.core.types import Place
 
-__all__ = ["HyperliquidAdapter", "IOC_REMAINDER", "MS", "NEVER_SEEN", "NOT_LISTED", "NS"]
 
 log = logging.getLogger("mmtool.hyperliquid")
 
-NS = 1_000_000_000
-MS = 1_000_000
 
 
 def _is_mainnet(network: str) -> bool:
@@ -125,7 +122,7 @@ class HyperliquidAdapter:
         self.leverage = leverage
         self.clock: Clock = clock or WallClock()
         nonce_path = self._nonce_path(config.nonce_state_path)
-        self.nonces = NonceManager(lambda: self.clock.now_ns() // MS, nonce_path)
+        self.nonces = NonceManager(lambda: self.clock.now_ns() // NS_PER_MS, nonce_path)
         self.limits = RateLimits(
             IpWeights(config.ip_weight_per_minute),
             AddressBudget(),
@@ -428,4 +425,4 @@ class HyperliquidAdapter:
         self.rest.close()
 
     def _now_ms(self) -> int:
-        return self.clock.now_ns() // MS
+        return self.clock.now_ns() // NS_PER_MS

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from mmtool.core.clock import NS_PER_S
 from mmtool.core.errors import ExchangeError
 from mmtool.core.types import OrderStatus, PositionSnapshot
 from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mmtool.hyperliquid")
 
-NS = 1_000_000_000
 NOT_LISTED = "no longer listed by the exchange"
 
 
@@ -91,7 +91,7 @@ class Auditor:
         """The periodic audit: while connected, with ``audit_grace_secs`` for recent orders."""
         adapter = self._adapter
         if adapter._connected:
-            await self.run(grace_ns=int(adapter.config.audit_grace_secs * NS), why="periodic")
+            await self.run(grace_ns=int(adapter.config.audit_grace_secs * NS_PER_S), why="periodic")
 
     async def run(self, grace_ns: int, why: str) -> None:
         """Compare orders and position with the exchange; repair what can be repaired, count every discrepancy."""

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from mmtool.core.clock import NS_PER_S
 from mmtool.core.errors import ExchangeError
 from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
 from mmtool.plugins.exchanges.hyperliquid.wire import schedule_cancel_action
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mmtool.hyperliquid")
 
-NS = 1_000_000_000
 
 
 class DeadManSwitch:
@@ -48,7 +48,7 @@ class DeadManSwitch:
     def healthy(self) -> bool:
         """The loop is healthy when the socket is up and the runner pulled an event recently."""
         adapter = self._adapter
-        stale_ns = int(2 * adapter.config.dead_man_refresh_secs * NS)
+        stale_ns = int(2 * adapter.config.dead_man_refresh_secs * NS_PER_S)
         return adapter._connected and adapter.clock.now_ns() - adapter._last_pull_ns < stale_ns
 
     async def run(self) -> None:

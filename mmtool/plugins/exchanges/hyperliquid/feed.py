@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from mmtool.core.clock import NS_PER_MS
 from mmtool.core.types import Fill, OrderStatus, OrderUpdate
 from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
 from mmtool.plugins.exchanges.hyperliquid import messages
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mmtool.hyperliquid")
 
-MS = 1_000_000
 
 
 class Feed:
@@ -97,7 +97,7 @@ class Feed:
             recovered = 0
             for item in data["fills"]:
                 fill = self.fill_from(item, ts)
-                if fill.ts_exchange_ns // MS > horizon and adapter._emitter.fill(fill):
+                if fill.ts_exchange_ns // NS_PER_MS > horizon and adapter._emitter.fill(fill):
                     recovered += 1
                 else:
                     adapter.ledger.seed(fill.trade_id)

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from mmtool.core.clock import NS_PER_MS
 from mmtool.core.types import (
     BookLevel,
     BookUpdate,
@@ -47,7 +48,6 @@ from mmtool.core.types import (
 )
 from mmtool.plugins.exchanges.hyperliquid.errors import MalformedResponse
 
-NS_PER_MS = 1_000_000
 _SIDES = {"B": Side.BUY, "A": Side.SELL}
 # A trigger order waiting for its price (or its parent's fill) and one that just fired are both acknowledged.
 _SPECIAL = {

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from mmtool.core.clock import NS_PER_S
 from mmtool.core.tracking import MODIFY_FAILED_PREFIX
 from mmtool.core.types import ZERO, Action, Cancel, Modify, OrderStatus, OrderUpdate, Place, Side, Tif
 from mmtool.plugins.exchanges.hyperliquid import codec
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mmtool.hyperliquid")
 
-NS = 1_000_000_000
 IOC_REMAINDER = "ioc remainder canceled"
 
 
@@ -357,7 +357,7 @@ class Outbound:
                     "Exchange is in post-only mode (network upgrade): quoting continues with Alo orders only",
                     extra={"fields": {"hold_secs": adapter.config.post_only_hold_secs}},
                 )
-            self._post_only_until_ns = adapter.clock.now_ns() + int(adapter.config.post_only_hold_secs * NS)
+            self._post_only_until_ns = adapter.clock.now_ns() + int(adapter.config.post_only_hold_secs * NS_PER_S)
 
     def _post_only_mode(self, now: int) -> bool:
         return now < self._post_only_until_ns
