@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 
+import pytest
+
 from mmtool.core.gcquiet import quiet_gc
 
 
@@ -17,7 +19,7 @@ def test_objects_are_frozen_inside_and_released_after() -> None:
 
 def test_cycles_made_while_quiet_are_still_collected() -> None:
     class Node:
-        pass
+        """One end of a reference cycle."""
 
     with quiet_gc():
         a, b = Node(), Node()
@@ -27,9 +29,6 @@ def test_cycles_made_while_quiet_are_still_collected() -> None:
 
 
 def test_objects_are_released_when_the_block_raises() -> None:
-    try:
-        with quiet_gc():
-            raise RuntimeError("boom")
-    except RuntimeError:
-        pass
+    with pytest.raises(RuntimeError, match="boom"), quiet_gc():
+        raise RuntimeError("boom")
     assert gc.get_freeze_count() == 0
