@@ -13,14 +13,14 @@ import asyncio
 import importlib
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from mmtool.core.errors import ConfigError
 
 log = logging.getLogger("mmtool.eventloop")
 
 T = TypeVar("T")
-EventLoopName = Literal["auto", "uvloop", "asyncio"]
+#: The choices of ``network.event_loop``.
 EVENT_LOOPS: tuple[str, ...] = ("auto", "uvloop", "asyncio")
 
 
