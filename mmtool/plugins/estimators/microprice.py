@@ -16,7 +16,6 @@ import math
 from typing import TYPE_CHECKING, ClassVar
 
 import attrs
-import numpy as np
 
 from mmtool.core.config import ge, gt
 from mmtool.core.hookspecs import hookimpl
@@ -30,20 +29,31 @@ if TYPE_CHECKING:
 
 
 class RecursiveLeastSquares:
-    """Recursive least squares with exponential forgetting, for a small fixed number of regressors."""
+    """Recursive least squares with exponential forgetting on two regressors, in plain floats.
 
-    def __init__(self, dim: int, forgetting: float, prior_variance: float = 1e4) -> None:
+    Two regressors need no matrix library: the update is a dozen multiplications, which numpy would spend
+    microseconds of call overhead on.
+    """
+
+    def __init__(self, forgetting: float, prior_variance: float = 1e4) -> None:
         self.forgetting = forgetting
-        self.theta = np.zeros(dim)
-        self.p = np.eye(dim) * prior_variance
+        self.theta = (0.0, 0.0)
+        #: The symmetric covariance (p00, p01, p11).
+        self.p = (prior_variance, 0.0, prior_variance)
         self.updates = 0
 
-    def update(self, x: np.ndarray, y: float) -> None:
-        """Add the observation ``y ~ theta . x``."""
-        px = self.p @ x
-        gain = px / (self.forgetting + float(x @ px))
-        self.theta = self.theta + gain * (y - float(x @ self.theta))
-        self.p = (self.p - np.outer(gain, px)) / self.forgetting
+    def update(self, x0: float, x1: float, y: float) -> None:
+        """Add the observation ``y ~ theta . (x0, x1)``."""
+        p00, p01, p11 = self.p
+        px0 = p00 * x0 + p01 * x1
+        px1 = p01 * x0 + p11 * x1
+        denominator = self.forgetting + x0 * px0 + x1 * px1
+        g0, g1 = px0 / denominator, px1 / denominator
+        t0, t1 = self.theta
+        error = y - (x0 * t0 + x1 * t1)
+        self.theta = (t0 + g0 * error, t1 + g1 * error)
+        lam = self.forgetting
+        self.p = ((p00 - g0 * px0) / lam, (p01 - g0 * px1) / lam, (p11 - g1 * px1) / lam)
         self.updates += 1
 
 
@@ -82,14 +92,13 @@ class Microprice(EstimatorBase):
         super().__init__()
         self.config = config
         self.window = window
-        self.rls = RecursiveLeastSquares(2, max(1.0 - config.sample_secs / window, 0.5))
+        self.rls = RecursiveLeastSquares(max(1.0 - config.sample_secs / window, 0.5))
         self._buy = DecayedSum(config.flow_secs)
         self._sell = DecayedSum(config.flow_secs)
         self.book_imbalance = 0.0
         capacity = int(math.ceil(config.horizon_secs / config.sample_secs)) + 2
-        self._ts = np.zeros(capacity, dtype=np.int64)
-        self._mid = np.zeros(capacity)
-        self._x = np.zeros((capacity, 2))
+        #: The ring of samples awaiting their horizon: (ts, mid, book imbalance, flow imbalance).
+        self._ring: list[tuple[int, float, float, float]] = [(0, 0.0, 0.0, 0.0)] * capacity
         self._head = 0  # next observation to resolve
         self._tail = 0  # next free slot (counts grow; index modulo capacity)
         self._last_sample_ns: int | None = None
@@ -127,28 +136,29 @@ class Microprice(EstimatorBase):
         return True
 
     def _resolve(self, ts: int, mid: float) -> None:
-        cap = self._ts.shape[0]
+        ring = self._ring
+        cap = len(ring)
         horizon = self.config.horizon_secs * NS_PER_S
-        while self._head < self._tail and ts - self._ts[self._head % cap] >= horizon:
-            i = self._head % cap
-            self.rls.update(self._x[i], mid / self._mid[i] - 1.0)
+        while self._head < self._tail:
+            sample_ts, sample_mid, book, flow = ring[self._head % cap]
+            if ts - sample_ts < horizon:
+                break
+            self.rls.update(book, flow, mid / sample_mid - 1.0)
             self._head += 1
 
     def _sample(self, ts: int, mid: float) -> None:
         if self._last_sample_ns is not None and ts - self._last_sample_ns < self.config.sample_secs * NS_PER_S:
             return
-        cap = self._ts.shape[0]
+        cap = len(self._ring)
         if self._tail - self._head >= cap:
             self._head += 1  # the ring is sized for the horizon; dropping the oldest only happens on time gaps
-        i = self._tail % cap
-        self._ts[i], self._mid[i] = ts, mid
-        self._x[i, 0], self._x[i, 1] = self.book_imbalance, self.flow_imbalance
+        self._ring[self._tail % cap] = (ts, mid, self.book_imbalance, self.flow_imbalance)
         self._tail += 1
         self._last_sample_ns = ts
 
     def adjustment(self) -> float:
         """The clamped relative adjustment of the mid (0 before warm-up)."""
-        beta_book, beta_flow = self.rls.theta.tolist()
+        beta_book, beta_flow = self.rls.theta
         return self._adjustment(beta_book, beta_flow, self.flow_imbalance)
 
     def _adjustment(self, beta_book: float, beta_flow: float, flow: float) -> float:
@@ -160,7 +170,7 @@ class Microprice(EstimatorBase):
 
     def _values(self) -> dict[str, float]:
         flow = self.flow_imbalance
-        beta_book, beta_flow = self.rls.theta.tolist()
+        beta_book, beta_flow = self.rls.theta
         out = {
             "book_imbalance": self.book_imbalance,
             "flow_imbalance": flow,
