@@ -76,19 +76,23 @@ class DecayedRate:
 
 
 class DecayedHistogram:
-    """Counts per bin that decay exponentially with age; O(1) add (growing weights, rescaled rarely)."""
+    """Counts per bin that decay exponentially with age; O(1) add (growing weights, rescaled rarely).
+
+    The counts are a list of floats while they grow (an add is one list item, not a numpy scalar round trip)
+    and become an array only when read.
+    """
 
     __slots__ = ("tau", "_counts", "_ref_ns")
 
     def __init__(self, bins: int, tau_secs: float) -> None:
         self.tau = float(tau_secs)
-        self._counts = np.zeros(bins)
+        self._counts = [0.0] * bins
         self._ref_ns: int | None = None
 
     @property
     def bins(self) -> int:
         """Number of bins."""
-        return self._counts.shape[0]
+        return len(self._counts)
 
     def _growth(self, ts_ns: int) -> float:
         """The weight of an observation at ``ts_ns`` relative to the reference time, rescaling when it gets large."""
@@ -96,31 +100,32 @@ class DecayedHistogram:
             self._ref_ns = ts_ns
         age = (ts_ns - self._ref_ns) / NS_PER_S / self.tau
         if age > _RESCALE_AT:
-            self._counts *= math.exp(-age)
+            shrink = math.exp(-age)
+            self._counts = [c * shrink for c in self._counts]
             self._ref_ns, age = ts_ns, 0.0
         return math.exp(age)
 
     def add(self, ts_ns: int, index: int, weight: float = 1.0) -> None:
         """Add ``weight`` to bin ``index`` (clamped into range) at ``ts_ns``."""
         growth = self._growth(ts_ns)
-        index = min(max(index, 0), self._counts.shape[0] - 1)
+        index = min(max(index, 0), len(self._counts) - 1)
         self._counts[index] += weight * growth
 
     def add_many(self, ts_ns: int, indices: list[int], weight: float = 1.0) -> None:
         """``add(ts_ns, i, weight)`` for each ``i`` in order, with the decay factor computed once."""
         if not indices:
             return
-        counts = self._counts
         increment = weight * self._growth(ts_ns)
-        last = counts.shape[0] - 1
+        counts = self._counts
+        last = len(counts) - 1
         for index in indices:
             counts[min(max(index, 0), last)] += increment
 
     def counts(self, ts_ns: int) -> np.ndarray:
         """The decayed counts at ``ts_ns`` (a new array)."""
         if self._ref_ns is None:
-            return np.zeros_like(self._counts)
-        return self._counts * math.exp(-(ts_ns - self._ref_ns) / NS_PER_S / self.tau)
+            return np.zeros(len(self._counts))
+        return np.array(self._counts) * math.exp(-(ts_ns - self._ref_ns) / NS_PER_S / self.tau)
 
 
 class FloatRing:

@@ -267,24 +267,32 @@ class Intensity(EstimatorBase):
         self._cache = out
 
     def _fit_book(self, book: L2Book) -> None:
+        """Least-squares slope of log size on depth over the book's levels, smoothed (plain floats: 40 points
+        cost numpy more in call overhead than the arithmetic)."""
         mid = self.mid
         if mid is None:
             return
         depth, log_size = [], []
+        log = math.log
         for levels in (book.bids, book.asks):
             for level in levels:
                 price, size = positive(level.price), positive(level.size)
                 if price is None or size is None:
                     return
                 depth.append(abs(price - mid) / mid)
-                log_size.append(math.log(size))
-        if len(depth) < 3:
+                log_size.append(log(size))
+        n = len(depth)
+        if n < 3:
             return
-        x, y = np.asarray(depth), np.asarray(log_size)
-        sxx = float(((x - x.mean()) ** 2).sum())
+        mean_x, mean_y = sum(depth) / n, sum(log_size) / n
+        sxx = sxy = 0.0
+        for x, y in zip(depth, log_size, strict=True):
+            dx = x - mean_x
+            sxx += dx * dx
+            sxy += dx * (y - mean_y)
         if sxx <= 0:
             return
-        decay = -float(((x - x.mean()) * (y - y.mean())).sum()) / sxx
+        decay = -sxy / sxx
         self._book_decay = decay if self._book_decay is None else 0.9 * self._book_decay + 0.1 * decay
 
     def _values(self) -> dict[str, float]:
