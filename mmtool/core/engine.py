@@ -432,7 +432,7 @@ class Engine:
             new_cloid=self.cloids.next,
             size_tolerance=self.size_tolerance,
             allow_modify=self.supports_modify,
-            in_flight=self.orders.in_flight,
+            in_flight=self.orders.in_flight_cloids().__contains__,
             pending_quote=self.orders.pending_quote,
         )
         self._settled = not actions

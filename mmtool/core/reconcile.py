@@ -195,16 +195,36 @@ def _reconcile_side(
     if acked:
         bps_f = float(bps)
         open_levels = []
+        ordered = True  # levels best first, as the ladder gives them (a caller's may not be)
+        previous = None
         for i, level_price in enumerate(prices):
             if i not in covered:
                 level_f = float(level_price)
+                if previous is not None and (level_f > previous if side is Side.BUY else level_f < previous):
+                    ordered = False
+                previous = level_f
                 open_levels.append((i, level_f, bps_f * level_f))
+        # Orders and levels are both sorted best first, so the levels within reach of an order form a window
+        # that only moves outwards: a level too far on the inner side of one order is too far for every later
+        # order, and past the first level too far on the outer side every later level is farther still.
+        buy = side is Side.BUY
+        start = 0
+        n_open = len(open_levels)
         for rank, order in acked:
             price = order.price
             price_f = float(price)
-            for i, level_f, room_f in open_levels:
+            while ordered and start < n_open:
+                _, level_f, room_f = open_levels[start]
+                inner = level_f - price_f if buy else price_f - level_f
+                if inner * 1e4 <= room_f * _OUTSIDE:
+                    break
+                start += 1
+            for j in range(start, n_open):
+                i, level_f, room_f = open_levels[j]
                 lhs = abs(price_f - level_f) * 1e4
                 if lhs > room_f * _OUTSIDE:
+                    if ordered:
+                        break
                     continue
                 distance = abs(price - prices[i])
                 if lhs >= room_f * _INSIDE and distance * _BPS > bps * prices[i]:

@@ -185,6 +185,12 @@ class OrderManager:
         entry = self._lookup(cloid)
         return entry is not None and entry.in_flight
 
+    def in_flight_cloids(self) -> set[str]:
+        """The current cloids of the live orders with an action awaiting its answer (one pass, for a whole
+        reconciliation: ``in_flight`` per order costs a lookup each)."""
+        entries = self._entries
+        return {entry.order.cloid for entry in map(entries.__getitem__, self._live) if entry.in_flight}
+
     def pending_quote(self, cloid: str) -> Quote | None:
         """The price and resting size an in-flight modify will give this order, or None when none is in flight."""
         entry = self._lookup(cloid)
