@@ -384,3 +384,41 @@ def test_reconcile_is_idempotent_once_applied(target: Ladder, live: list[Order])
     book = apply(live, actions)
     settled = [Order(c, ASSET, side, price, size, OrderStatus.RESTING) for c, (side, price, size) in book.items()]
     assert run(target, settled, max_bps_diff=2.0, size_tolerance=0.1) == []
+
+
+def max_matching_size(items: list[tuple[Decimal, Decimal]], levels: Sequence[Quote], ok: Callable) -> int:
+    """Brute-force maximum bipartite matching (augmenting paths over every pair)."""
+    match: dict[int, int] = {}
+
+    def augment(i: int, seen: set[int]) -> bool:
+        for j, level in enumerate(levels):
+            if j not in seen and ok(*items[i], level):
+                seen.add(j)
+                if j not in match or augment(match[j], seen):
+                    match[j] = i
+                    return True
+        return False
+
+    return sum(augment(i, set()) for i in range(len(items)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(ladders(), live_orders(), _BPS, _SIZE_TOL)
+def test_every_keepable_order_is_kept(target: Ladder, live: list[Order], bps: float, size_tol: float) -> None:
+    """A side costs exactly max(unkept orders, uncovered levels) actions, with as many orders kept as a brute-force
+    maximum matching over every (order, level) pair allows: the windowed search misses no admissible pair."""
+    actions = run(target, live, max_bps_diff=bps, size_tolerance=size_tol)
+
+    def ok(price: Decimal, size: Decimal, level: Quote) -> bool:
+        return within(price, size, level, bps, size_tol)
+
+    by_cloid = {o.cloid: o for o in live}
+    for side in (Side.BUY, Side.SELL):
+        orders = [o for o in live if o.side is side]
+        levels = target.side(side)
+        kept = max_matching_size([(o.price, o.remaining) for o in orders], levels, ok)
+        side_actions = [
+            a for a in actions
+            if (a.side if not isinstance(a, Cancel) else by_cloid[a.cloid].side) is side
+        ]
+        assert len(side_actions) == max(len(orders) - kept, len(levels) - kept)
