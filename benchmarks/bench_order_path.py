@@ -13,7 +13,11 @@ Acknowledgements are fed back to the engine outside the timed section so that it
 books lead to modifies, as in live trading. Prints p50 / p99 / max in microseconds for every message and for
 those that produced a signed batch, and the share of each stage.
 
-Usage: .venv/bin/python benchmarks/bench_order_path.py [--messages N] [--seed N]
+With ``--repeat N`` the whole measurement runs N times, each on a fresh adapter and engine, and the last lines
+give the batch p50 of every run with their median and minimum: on a shared machine other tenants add noise of
+10-20 % within minutes, which the median of several runs tames and the minimum bounds.
+
+Usage: .venv/bin/python benchmarks/bench_order_path.py [--messages N] [--seed N] [--repeat N]
 """
 
 from __future__ import annotations
@@ -133,16 +137,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000, help="timed l2Book messages")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1, help="independent runs (fresh adapter and engine each)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    asyncio.set_event_loop(asyncio.new_event_loop())  # the adapter's queue lives on a loop
-    adapter, engine = build()
-    with quiet_gc():  # as the runner trades
-        run(adapter, engine, args)
+    p50s = []
+    for _ in range(max(args.repeat, 1)):
+        asyncio.set_event_loop(asyncio.new_event_loop())  # the adapter's queue lives on a loop
+        adapter, engine = build()
+        with quiet_gc():  # as the runner trades
+            p50s.append(run(adapter, engine, args))
+    if len(p50s) > 1:
+        print(f"runs={len(p50s)} batch_p50_us " + " ".join(f"{p:.1f}" for p in p50s)
+              + f" median={np.median(p50s):.1f} min={min(p50s):.1f}")
+        print(f"target_300us_met_median_p50={float(np.median(p50s)) <= 300}")
 
 
-def run(adapter: HyperliquidAdapter, engine: object, args: argparse.Namespace) -> None:
-    """Warm up, then time ``args.messages`` book messages and print the figures."""
+def run(adapter: HyperliquidAdapter, engine: object, args: argparse.Namespace) -> float:
+    """Warm up, then time ``args.messages`` book messages, print the figures and return the batch p50 (µs)."""
     market = Market(args.seed)
     ts = T0_MS * 1_000_000
     for i in range(3000):  # warm-up: estimators, quoting, a resting ladder
@@ -183,7 +194,9 @@ def run(adapter: HyperliquidAdapter, engine: object, args: argparse.Namespace) -
               f"max={b.max():.1f} actions_per_batch_mean={stages[3] / n:.1f}")
         print(f"stage_means_us parse={stages[0] / n / 1e3:.1f} engine={stages[1] / n / 1e3:.1f} "
               f"sign_encode={stages[2] / n / 1e3:.1f}")
-    print(f"target_300us_met_p50={bool(with_batch) and float(np.percentile(with_batch, 50)) / 1e3 <= 300}")
+    p50 = float(np.percentile(with_batch, 50)) / 1e3 if with_batch else float("nan")
+    print(f"target_300us_met_p50={p50 <= 300}")
+    return p50
 
 
 if __name__ == "__main__":
