@@ -33,16 +33,21 @@ class RunObserver:
     """Sees everything the runner does, for metrics, journals and live displays; never decides anything.
 
     ``on_event`` runs after the engine decided and BEFORE the actions are submitted, so a journal can write
-    them first. An observer that raises is logged, counted and dropped; trading goes on.
+    them first; an observer that only watches (metrics, alerts, displays) sets ``before_send = False`` and is
+    told after ``submit`` returned, off the order path. An observer that raises is logged, counted and dropped;
+    trading goes on.
     """
 
     name = "observer"
+    #: Whether ``on_event`` must run before the event's actions leave (a write-ahead journal) or may run after
+    #: they were handed to the exchange adapter (everything that only watches).
+    before_send = True
 
     def on_start(self, engine: Engine, adapter: ExchangeAdapter) -> None:
         """The session is connected and about to trade."""
 
     def on_event(self, engine: Engine, event: Event, actions: Sequence[Action], latency_ns: int) -> None:
-        """One event was handled; ``actions`` are about to be submitted."""
+        """One event was handled; ``actions`` are about to be submitted (``before_send``) or were submitted."""
 
     def on_submit(self, engine: Engine, actions: Sequence[Action]) -> None:
         """Actions are about to leave the process (every batch: trading, shutdown cancels, flatten orders)."""
@@ -111,6 +116,8 @@ class Runner:
         self.on_status = on_status
         self.observers = list(observers)
         self.observer_errors = 0
+        #: The last handled event, its actions and its latency, for the watchers once the actions have left.
+        self._watch: tuple[Event, Sequence[Action], int] | None = None
         # Event stamps and send times are only comparable with real time; a simulated clock measures nothing.
         self.result = RunResult(wall_clock=isinstance(adapter.clock, WallClock))
         self._stop_reason: str | None = None
@@ -180,8 +187,17 @@ class Runner:
         if len(self.result.latencies_ns) < self._keep_latencies:
             self.result.latencies_ns.append(latency)
         if self.observers:
-            self._notify("on_event", self.engine, event, actions, latency)
+            self._notify("on_event", self.engine, event, actions, latency, before_send=True)
+            self._watch = (event, actions, latency)
         return actions
+
+    def _watched(self) -> None:
+        """Tell the observers that only watch (``before_send = False``) about the last handled event, whose
+        actions have been submitted by now."""
+        if self._watch is not None:
+            event, actions, latency = self._watch
+            self._watch = None
+            self._notify("on_event", self.engine, event, actions, latency, before_send=False)
 
     async def _submit(self, actions: Sequence[Action], cause: Event | None = None) -> None:
         """Tell the observers (a journal writes the batch first), then send it; time the order path of ``cause``."""
@@ -208,8 +224,11 @@ class Runner:
             if self.observers:
                 self._notify("on_order_path", self.engine, cause, latency)
 
-    def _notify(self, method: str, *args: object) -> None:
+    def _notify(self, method: str, *args: object, before_send: bool | None = None) -> None:
+        """Call ``method`` on every observer (only on those whose ``before_send`` matches, when given)."""
         for observer in list(self.observers):
+            if before_send is not None and bool(getattr(observer, "before_send", True)) is not before_send:
+                continue
             try:
                 getattr(observer, method)(*args)
             except Exception as exc:  # an observer must never stop trading
@@ -233,6 +252,7 @@ class Runner:
             actions = self._handle(event)
             if actions:
                 await self._submit(actions, event)
+            self._watched()
             now = event.ts_local_ns
             if self.engine.killed:
                 self._stop_reason = "kill switch: " + (self.engine.risk.kill_events[-1].reason
@@ -275,6 +295,7 @@ class Runner:
             actions = self._handle(event)
             if actions:
                 await self._submit(actions, event)
+            self._watched()
             t = event.ts_local_ns
             if t >= next_retry and engine.live_orders():
                 if rounds >= opts.max_cancel_rounds or t >= deadline:
@@ -348,6 +369,7 @@ class Runner:
             if event is None or event.ts_local_ns > deadline:
                 break
             self._handle(event)
+            self._watched()
 
 
 def log_status(engine: Engine) -> None:

@@ -180,6 +180,8 @@ class MetricsObserver(RunObserver):
     """Keeps the session's metrics current; see the module docstring for the per-event cost."""
 
     name = "metrics"
+    #: Watches only: told about each event after its actions were submitted, off the order path.
+    before_send = False
 
     def __init__(
         self,

@@ -181,6 +181,8 @@ class AttributionObserver(RunObserver):
     every market event (a horizon check, O(1) unless a fill's horizon passed)."""
 
     name = "pnl-attribution"
+    #: Watches only: told about each event after its actions were submitted, off the order path.
+    before_send = False
 
     def __init__(self, attribution: PnlAttribution) -> None:
         self.attribution = attribution

@@ -89,6 +89,8 @@ class LiveStatus(RunObserver):
     """Redraws :func:`render_status` on each status interval and, throttled by wall time, while events flow."""
 
     name = "live-status"
+    #: Watches only: told about each event after its actions were submitted, off the order path.
+    before_send = False
 
     def __init__(self, attribution: PnlAttribution | None = None, *, console: Console | None = None,
                  max_hz: float = 4.0, check_every: int = 64) -> None:

@@ -32,6 +32,8 @@ class AlertWatcher(RunObserver):
     """
 
     name = "alerts"
+    #: Watches only: told about each event after its actions were submitted, off the order path.
+    before_send = False
 
     def __init__(self, hub: ObserveHub, storm_count: int = 5, storm_secs: float = 60.0) -> None:
         self.hub = hub

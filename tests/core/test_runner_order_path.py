@@ -205,3 +205,40 @@ def test_the_metrics_observer_bins_the_order_path() -> None:
     assert 'mm_order_path_seconds_bucket{asset="ETH",le="0.05"} 4.0' in text
     assert 'mm_order_path_seconds_bucket{asset="ETH",le="+Inf"} 5.0' in text
     assert 'mm_decision_latency_seconds_count{asset="ETH"} 0.0' in text
+
+
+class Sequencer(RunObserver):
+    """Notes, for each event with actions, how many batches the adapter had been given when it was told."""
+
+    def __init__(self, name: str, before_send: bool, adapter: FakeAdapter) -> None:
+        self.name = name
+        self.before_send = before_send
+        self.adapter = adapter
+        self.seen: list[tuple[int, int]] = []
+
+    def on_event(self, engine: Any, event: Event, actions: Sequence[Action], latency_ns: int) -> None:
+        if actions:
+            self.seen.append((event.ts_local_ns, len(self.adapter.submitted)))
+
+
+def test_the_journal_kind_sees_an_event_before_its_actions_leave_and_watchers_after() -> None:
+    events = timers(0, 1_000, 2_000)
+    engine = FakeEngine({events[0].ts_local_ns, events[2].ts_local_ns})
+    adapter = FakeAdapter(SteppedWallClock(), events)
+    ahead = Sequencer("ahead", True, adapter)
+    watcher = Sequencer("watcher", False, adapter)
+    run(engine, adapter, watcher, ahead)
+    assert ahead.seen == [(events[0].ts_local_ns, 0), (events[2].ts_local_ns, 1)]
+    assert watcher.seen == [(events[0].ts_local_ns, 1), (events[2].ts_local_ns, 2)]
+
+
+def test_the_built_in_watchers_are_told_after_the_send_and_the_journal_before() -> None:
+    from mmtool.observe.journal import JournalObserver
+    from mmtool.observe.pnl_attribution import AttributionObserver
+    from mmtool.observe.status import LiveStatus
+    from mmtool.observe.watch import AlertWatcher
+
+    assert JournalObserver.before_send is True
+    assert RunObserver.before_send is True  # a third party's observer keeps the write-ahead position
+    for watcher in (MetricsObserver, AlertWatcher, AttributionObserver, LiveStatus):
+        assert watcher.before_send is False, watcher.__name__
