@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mmtool.core.types import Side
-from mmtool.plugins.estimators.microprice import Microprice
+from mmtool.plugins.estimators.microprice import Microprice, RecursiveLeastSquares
 
 from .sim import Feed, book, ctx, trade
 
@@ -50,3 +50,22 @@ def test_adjustment_is_clamped_and_zero_before_warm_up() -> None:
     feed(book(400.0, 2999.0, 3001.0, 100.0, 0.1))  # extreme bid imbalance
     v = est.values()
     assert v["microprice"] / 3000.0 - 1 == pytest.approx(0.5e-4, rel=1e-9)
+
+
+def test_recursive_least_squares_equals_the_closed_form() -> None:
+    """After n updates, theta minimises sum lam^(n-i) (y_i - theta.x_i)^2 + lam^n theta' P0^-1 theta (the prior)."""
+    rng = np.random.default_rng(3)
+    lam, prior = 0.97, 1e4
+    rls = RecursiveLeastSquares(lam, prior)
+    x = rng.uniform(-1, 1, size=(200, 2))
+    y = x @ np.array([0.7, -0.3]) + rng.normal(0, 0.05, 200)
+    for (x0, x1), target in zip(x, y, strict=True):
+        rls.update(float(x0), float(x1), float(target))
+    n = len(y)
+    w = lam ** (n - 1 - np.arange(n))
+    a = (x * w[:, None]).T @ x + lam**n * np.eye(2) / prior
+    b = (x * w[:, None]).T @ y
+    assert rls.theta == pytest.approx(tuple(np.linalg.solve(a, b)), rel=1e-9, abs=1e-12)
+    p00, p01, p11 = rls.p
+    assert np.allclose(np.array([[p00, p01], [p01, p11]]), np.linalg.inv(a), rtol=1e-9)
+    assert rls.updates == n
