@@ -8,7 +8,7 @@ import pytest
 from mmtool.core.types import Side
 from mmtool.plugins.estimators.intensity import Intensity, geometric_kappa
 
-from .sim import Feed, book, ctx, fill, resting, trade
+from .sim import Feed, book, ctx, fill, raw_book, resting, trade
 
 MID = 3000.0
 TRUTH = {Side.BUY: (4000.0, 3.0), Side.SELL: (6000.0, 2.0)}  # our side -> (kappa, A per second)
@@ -95,3 +95,18 @@ def test_own_fills_recover_the_per_order_intensity() -> None:
     assert v["kappa_bid"] == pytest.approx(kappa_f, rel=0.2)
     assert v["kappa_ask"] == pytest.approx(kappa_f, rel=0.2)
     assert v["arrival_a_bid"] == pytest.approx(a_f, rel=0.2)
+
+
+def test_book_depth_decay_is_the_log_size_slope_over_depth() -> None:
+    """Books whose level sizes are exactly 10 * exp(-decay * depth) give that decay (smoothed, but constant)."""
+    decay = 800.0
+    est = Intensity.from_config(Intensity.Config(book_fit_every=1), ctx())
+    feed = Feed(est)
+    mid = 3000.05
+    bids = [(f"{3000.0 - 0.5 * i:.1f}", f"{10 * np.exp(-decay * (mid - (3000.0 - 0.5 * i)) / mid):.8f}")
+            for i in range(20)]
+    asks = [(f"{3000.1 + 0.5 * i:.1f}", f"{10 * np.exp(-decay * ((3000.1 + 0.5 * i) - mid) / mid):.8f}")
+            for i in range(20)]
+    for k in range(30):
+        feed(raw_book(float(k), bids, asks))
+    assert est.values()["book_depth_decay"] == pytest.approx(decay, rel=1e-6)
