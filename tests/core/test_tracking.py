@@ -569,6 +569,8 @@ def test_random_event_sequences_keep_invariants(events: list[tuple]) -> None:
             assert om.live() == [] and not om.in_flight(C1)
         else:
             assert om.live() == [order]
+        # The one-pass set the engine hands to reconciliation agrees with the per-order query.
+        assert om.in_flight_cloids() == {o.cloid for o in om.live() if om.in_flight(o.cloid)}
         if order.status is OrderStatus.FILLED:
             assert order.filled == order.size
         if order.status is OrderStatus.PARTIALLY_FILLED:
@@ -588,3 +590,20 @@ def test_live_count_agrees_with_the_live_list():
     manager.on_cancel(Cancel("0x" + "1" * 32, "ETH"), 2)
     manager.on_update(OrderUpdate("ETH", "0x" + "1" * 32, OrderStatus.CANCELLED, 3, 3))
     assert manager.live_count() == len(manager.live()) == 1
+
+
+def test_in_flight_cloids_follow_places_acks_modifies_and_cancels() -> None:
+    om = OrderManager()
+    om.on_place(place(C1), 1)
+    om.on_place(place(C2, price="101"), 1)
+    assert om.in_flight_cloids() == {C1, C2}
+    om.on_update(update(OrderStatus.RESTING, C1, oid=7))
+    assert om.in_flight_cloids() == {C2}
+    new = "0x" + "0" * 31 + "3"
+    om.on_modify(Modify(C1, ASSET, Side.BUY, D("99"), D("2"), new_cloid=new), 3)
+    assert om.in_flight_cloids() == {C1, C2}  # judged under its current cloid until the modify's answer
+    om.on_update(update(OrderStatus.RESTING, new, ts=4, oid=8, price=D("99"), size=D("2")))
+    om.on_update(update(OrderStatus.CANCELLED, C2, ts=4))
+    assert om.in_flight_cloids() == set()
+    om.on_cancel(Cancel(new, ASSET), 5)
+    assert om.in_flight_cloids() == {new}
