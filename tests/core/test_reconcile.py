@@ -268,9 +268,12 @@ def within(price: Decimal, size: Decimal, level: Quote, bps: float, size_tol: fl
 
 
 def perfect_matching(items: list[tuple[Decimal, Decimal]], levels: Sequence[Quote], ok: Callable) -> bool:
-    """Brute-force bipartite matching (augmenting paths): does every item pair with a distinct level?"""
-    if len(items) != len(levels):
-        return False
+    """Brute-force bipartite matching: does every item pair with a distinct level?"""
+    return len(items) == len(levels) and max_matching_size(items, levels, ok) == len(items)
+
+
+def max_matching_size(items: list[tuple[Decimal, Decimal]], levels: Sequence[Quote], ok: Callable) -> int:
+    """Brute-force maximum bipartite matching (augmenting paths over every pair)."""
     match: dict[int, int] = {}
 
     def augment(i: int, seen: set[int]) -> bool:
@@ -282,7 +285,7 @@ def perfect_matching(items: list[tuple[Decimal, Decimal]], levels: Sequence[Quot
                     return True
         return False
 
-    return all(augment(i, set()) for i in range(len(items)))
+    return sum(augment(i, set()) for i in range(len(items)))
 
 
 def apply(live: Sequence[Order], actions: Sequence[Action]) -> dict[str, tuple[Side, Decimal, Decimal]]:
@@ -385,21 +388,6 @@ def test_reconcile_is_idempotent_once_applied(target: Ladder, live: list[Order])
     settled = [Order(c, ASSET, side, price, size, OrderStatus.RESTING) for c, (side, price, size) in book.items()]
     assert run(target, settled, max_bps_diff=2.0, size_tolerance=0.1) == []
 
-
-def max_matching_size(items: list[tuple[Decimal, Decimal]], levels: Sequence[Quote], ok: Callable) -> int:
-    """Brute-force maximum bipartite matching (augmenting paths over every pair)."""
-    match: dict[int, int] = {}
-
-    def augment(i: int, seen: set[int]) -> bool:
-        for j, level in enumerate(levels):
-            if j not in seen and ok(*items[i], level):
-                seen.add(j)
-                if j not in match or augment(match[j], seen):
-                    match[j] = i
-                    return True
-        return False
-
-    return sum(augment(i, set()) for i in range(len(items)))
 
 
 @settings(max_examples=300, deadline=None)
