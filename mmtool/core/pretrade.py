@@ -71,7 +71,7 @@ class _Exposure:
         for o in live:
             if o.status in TERMINAL_STATUSES:
                 continue
-            remaining = o.size - o.filled
+            remaining = o.remaining
             self.orders[o.cloid] = (o.side, remaining)
             if o.trigger is not None:
                 self.triggers.add(o.cloid)
