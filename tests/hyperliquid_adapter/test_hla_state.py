@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mmtool.core.types import Fill, Liquidity, Modify, OrderStatus, OrderUpdate, Place, Side, Tif
+from mmtool.core.types import (
+    Fill,
+    Liquidity,
+    Modify,
+    OrderStatus,
+    OrderUpdate,
+    Place,
+    Side,
+    Tif,
+    TriggerKind,
+    TriggerSpec,
+)
 from mmtool.plugins.exchanges.hyperliquid.ratelimit import (
     AddressBudget,
     IpWeights,
@@ -15,7 +27,7 @@ from mmtool.plugins.exchanges.hyperliquid.ratelimit import (
     action_weight,
     info_weight,
 )
-from mmtool.plugins.exchanges.hyperliquid.reconcile import ExchangeOrder, audit_orders
+from mmtool.plugins.exchanges.hyperliquid.reconcile import ExchangeOrder, audit_orders, claims
 from mmtool.plugins.exchanges.hyperliquid.state import FillLedger, OrderRegistry
 
 PREFIX = "0x00000000000000aa"
@@ -131,6 +143,38 @@ def test_audit_finds_orphans_missing_and_mismatches() -> None:
                                asset="ETH", now_ns=10 * NS, grace_ns=3 * NS, scope="prefix")
     assert [o.oid for o in prefix_only.orphans] == [9]
     assert not audit_orders(reg, [listed(cl(9), 9)], asset="ETH", now_ns=10 * NS, grace_ns=0, scope="none").orphans
+
+
+def test_foreign_trigger_orders_are_kept_and_reported_unless_configured_otherwise() -> None:
+    reg = OrderRegistry()
+    reg.placed(place(1), 0)
+    reg.apply(upd(cl(1), OrderStatus.RESTING, oid=1))
+    stop = TriggerSpec(Decimal(3300), True, TriggerKind.STOP_LOSS)
+    owners_stop = attrs.evolve(listed(None, 20), trigger=stop)
+    owners_take = attrs.evolve(listed("0x" + "cd" * 16, 21), trigger=stop)
+    our_old_stop = attrs.evolve(listed(cl(22), 22), trigger=stop)  # one of our prefixes: ours, whatever it is
+    owners_limit = listed(None, 23)
+    book = [listed(cl(1), 1), owners_stop, owners_take, our_old_stop, owners_limit]
+    expected = {  # (scope, foreign_triggers) -> (orphans, kept)
+        ("asset", "keep"): ([22, 23], [20, 21]),
+        ("asset", "cancel"): ([20, 21, 22, 23], []),
+        ("prefix", "keep"): ([22], [20, 21]),
+        ("prefix", "cancel"): ([22], [20, 21]),
+        ("none", "keep"): ([], [20, 21]),
+        ("none", "cancel"): ([], [20, 21]),
+    }
+    for (scope, foreign), (orphans, kept) in expected.items():
+        found = audit_orders(reg, book, asset="ETH", now_ns=10 * NS, grace_ns=0, scope=scope,
+                             foreign_triggers=foreign)
+        assert [o.oid for o in found.orphans] == orphans, (scope, foreign)
+        assert [o.oid for o in found.kept_triggers] == kept, (scope, foreign)
+        assert found.count == len(orphans), "a kept trigger is not a discrepancy"
+        # What the audit leaves is never claimed by cancel_all either; what it cancels is.
+        for order in book[1:]:
+            if order.oid in kept:
+                assert not claims(order, scope, reg.prefixes, foreign)
+            if order.oid in orphans:
+                assert claims(order, scope, reg.prefixes, foreign)
 
 
 def test_audit_spares_recently_finished_orders() -> None:

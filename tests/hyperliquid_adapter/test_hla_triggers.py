@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
+import eth_account
 import msgpack
-from hla_helpers import KEY, QUIET, Collector, account, adapter, cloid, exchange, open_cloids, run, server_position
+import pytest
+from hla_helpers import (
+    KEY,
+    QUIET,
+    Collector,
+    account,
+    adapter,
+    cloid,
+    evolve,
+    exchange,
+    open_cloids,
+    run,
+    server_position,
+)
+from hyperliquid.exchange import Exchange as SdkExchange
 from hyperliquid.utils import signing as sdk
 from hyperliquid.utils.types import Cloid
 from hypothesis import given, settings
@@ -138,5 +154,71 @@ def test_the_adapter_cancels_its_stop_by_cloid() -> None:
             await got.wait_for(lambda: got.updates(stop.cloid)[-1].status is OrderStatus.CANCELLED)
             assert open_cloids(ex, a.user) == set()
             await got.stop()
+
+    run(body())
+
+
+
+def _owner_sdk(url: str) -> SdkExchange:
+    """The account owner's own client: the official SDK, with the same key (blocking: run it in an executor).
+    Reading the account's state opens it on the local exchange, as a deposit would."""
+    owner = SdkExchange(eth_account.Account.from_key(KEY), url)
+    owner.info.user_state(owner.wallet.address)
+    return owner
+
+
+def _status(answer: dict) -> dict:
+    assert answer["status"] == "ok", answer
+    return answer["response"]["data"]["statuses"][0]
+
+
+def _px(value: float) -> float:
+    """Five significant figures, at most one decimal: a valid ETH price on the local exchange."""
+    return round(float(f"{value:.5g}"), 1)
+
+
+def test_the_owners_own_stop_survives_the_audit_and_shutdown_while_an_unknown_limit_order_is_cancelled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The owner keeps a stop-loss on ETH and left a limit order there, both placed with the official SDK (an
+    independent client). Under the default ``orphan_scope = "asset"`` the adapter cancels the limit order at
+    connect but never the stop, and ``cancel_all`` leaves it; with ``foreign_triggers = "cancel"`` it goes too."""
+    address = eth_account.Account.from_key(KEY).address
+
+    def open_oids(ex) -> set[int]:
+        return {o.oid for o in account(ex, address).open_orders()}
+
+    async def body() -> None:
+        loop = asyncio.get_running_loop()
+        async with exchange() as ex:
+            owner = await loop.run_in_executor(None, _owner_sdk, ex.url)
+            mid = float(ex.state.by_name[ETH].mark())
+
+            def place(*args, **kwargs):
+                return loop.run_in_executor(None, lambda: _status(owner.order(ETH, *args, **kwargs)))
+
+            assert "filled" in await place(True, 0.05, _px(mid * 1.01), {"limit": {"tif": "Ioc"}})
+            sl = {"trigger": {"triggerPx": _px(mid * 0.96), "isMarket": True, "tpsl": "sl"}}
+            stop_oid = (await place(False, 0.05, _px(mid * 0.95), sl, reduce_only=True))["resting"]["oid"]
+            limit_oid = (await place(True, 0.01, _px(mid * 0.9), {"limit": {"tif": "Gtc"}}))["resting"]["oid"]
+            assert open_oids(ex) == {stop_oid, limit_oid}
+
+            async with adapter(ex) as a:
+                # At connect: the unknown limit order is an orphan and cancelled, the stop is the owner's.
+                assert open_oids(ex) == {stop_oid}
+                assert a.discrepancies == 1 and set(a._auditor.kept_triggers) == {stop_oid}
+                assert await a.open_orders() == []
+                await a._audit(grace_ns=0, why="test")
+                assert a.discrepancies == 1 and open_oids(ex) == {stop_oid}
+                assert await a.cancel_all() == 0
+                assert open_oids(ex) == {stop_oid}
+            reports = [r for r in caplog.records if r.getMessage().startswith("Foreign trigger order left in place")]
+            assert len(reports) == 1, "reported once, when first seen"
+            assert reports[0].fields["oid"] == stop_oid and reports[0].fields["kind"] == "sl"
+
+            async with adapter(ex, config=evolve(QUIET, foreign_triggers="cancel")) as a:
+                assert open_oids(ex) == set() and a.discrepancies == 1
+                assert account(ex, a.user).orders[stop_oid].status == "canceled"
+                assert server_position(ex, a.user) == Decimal("0.05"), "cancelled, never fired"
 
     run(body())

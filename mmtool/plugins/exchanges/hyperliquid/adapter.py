@@ -329,12 +329,18 @@ class HyperliquidAdapter:
         return await self._account.value()
 
     async def cancel_all(self) -> int:
-        """Cancel every open order of ours on the asset at the exchange; return how many it still lists."""
+        """Cancel every open order of ours on the asset at the exchange; return how many it still lists.
+
+        Foreign trigger orders (``foreign_triggers = "keep"``) are not ours: they stay, and are named in the log.
+        """
         listed = await self._auditor.listed_ours()
         if listed:
             await self._auditor.cancel_listed(listed, why="cancel_all")
             listed = await self._auditor.listed_ours()
         self._last_remaining = len(listed)
+        kept = self._auditor.kept_triggers
+        if kept:
+            log.info("Foreign trigger orders left in place", extra={"fields": {"oids": sorted(kept)}})
         return self._last_remaining
 
     async def close(self) -> None:

@@ -5,7 +5,8 @@ It runs at connect (cancelling orders a previous run left on the asset), after e
 orphans are cancelled, orders the exchange no longer lists are settled through ``orderStatus``, missed fills are
 recovered (``userFillsByTime``, deduplicated by trade id), and a position that still differs is adopted from the
 exchange and announced as a ``PositionSnapshot``. Every discrepancy is logged and counted
-(:attr:`.HyperliquidAdapter.discrepancies`).
+(:attr:`.HyperliquidAdapter.discrepancies`). Foreign trigger orders (the owner's stops and take-profits) are
+left in place under ``foreign_triggers = "keep"`` and logged once each.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from mmtool.core.errors import ExchangeError
 from mmtool.core.types import OrderStatus, PositionSnapshot
 from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
 from mmtool.plugins.exchanges.hyperliquid.outcomes import NEVER_SEEN
-from mmtool.plugins.exchanges.hyperliquid.reconcile import ExchangeOrder, audit_orders
+from mmtool.plugins.exchanges.hyperliquid.reconcile import ExchangeOrder, audit_orders, claims
 from mmtool.plugins.exchanges.hyperliquid.wire import cancel_action, cancel_by_cloid_action, parse_cancel_statuses
 
 if TYPE_CHECKING:
@@ -37,6 +38,10 @@ class Auditor:
     def __init__(self, adapter: HyperliquidAdapter) -> None:
         self._adapter = adapter
         self._lock = asyncio.Lock()
+        #: Foreign trigger orders (stops, take-profits of the account's owner) seen listed in the latest look, by
+        #: oid; each is reported once, when first seen.
+        self.kept_triggers: dict[int, ExchangeOrder] = {}
+        self._reported: set[int] = set()
 
     async def listed(self) -> list[ExchangeOrder]:
         """Every open order of the account according to the exchange (``frontendOpenOrders``)."""
@@ -53,16 +58,21 @@ class Auditor:
         return listed
 
     async def listed_ours(self) -> list[ExchangeOrder]:
-        """Open orders on the asset that count as ours under ``orphan_scope`` (known ones always do)."""
+        """Open orders on the asset that count as ours: known ones, and those :func:`.reconcile.claims` takes
+        under ``orphan_scope`` and ``foreign_triggers``. Foreign trigger orders left out are reported once."""
         adapter = self._adapter
+        config = adapter.config
         ours = []
+        kept = []
         for order in await self.listed():
             if order.coin != adapter.asset:
                 continue
             known = order.cloid is not None and adapter.orders.knows(order.cloid)
-            prefixed = order.cloid is not None and order.cloid[:18] in adapter.orders.prefixes
-            if known or adapter.config.orphan_scope == "asset" or prefixed:
+            if known or claims(order, config.orphan_scope, adapter.orders.prefixes, config.foreign_triggers):
                 ours.append(order)
+            elif order.trigger is not None:
+                kept.append(order)
+        self._report_kept(kept)
         return ours
 
     async def cancel_listed(self, listed: Sequence[ExchangeOrder], why: str) -> None:
@@ -109,7 +119,9 @@ class Auditor:
                 grace_ns=grace_ns,
                 in_flight=set(adapter._outbound.in_flight),
                 scope=adapter.config.orphan_scope,
+                foreign_triggers=adapter.config.foreign_triggers,
             )
+            self._report_kept(findings.kept_triggers)
             for orphan in findings.orphans:
                 self._discrepancy(
                     "orphan order on the exchange: cancelling", why, cloid=orphan.cloid, oid=orphan.oid,
@@ -188,6 +200,25 @@ class Auditor:
                 )
         adapter.recovered_fills += recovered
         return recovered
+
+    def _report_kept(self, kept: Sequence[ExchangeOrder]) -> None:
+        """Remember the foreign trigger orders listed now and log each the first time it is seen: it will move
+        the position when it fires (the audit then adopts the exchange's position)."""
+        self.kept_triggers = {order.oid: order for order in kept}
+        for order in kept:
+            if order.oid in self._reported or order.trigger is None:
+                continue
+            self._reported.add(order.oid)
+            log.warning(
+                "Foreign trigger order left in place: it is not ours, and moves the position if it fires",
+                extra={"fields": {
+                    "oid": order.oid, "cloid": order.cloid, "side": order.side.value, "size": str(order.size),
+                    "limit_price": str(order.price), "trigger_price": str(order.trigger.trigger_px),
+                    "kind": order.trigger.kind.value, "market": order.trigger.is_market,
+                    # When it fires, the exchange's scheduled cancel-all is the account's, not just ours.
+                    "dead_man_switch": self._adapter.config.dead_man_switch,
+                }},
+            )
 
     def _discrepancy(self, what: str, why: str, **figures: Any) -> None:
         self._adapter.discrepancies += 1

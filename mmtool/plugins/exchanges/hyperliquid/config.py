@@ -81,6 +81,14 @@ class HyperliquidConfig:
             "Which unknown open orders to cancel: asset (every order on the asset), prefix (our cloid prefixes), none"
         ),
     )
+    foreign_triggers: Literal["keep", "cancel"] = attrs.field(
+        default="keep",
+        validator=_one_of(("keep", "cancel")),
+        metadata=_help(
+            "Trigger orders on the asset that are not ours (the owner's stops, take-profits): keep (left in place, "
+            "reported) or cancel (like any unknown order under orphan_scope)"
+        ),
+    )
     fill_lookback_secs: float = attrs.field(
         default=5.0, validator=ge(0), metadata=_help("Fetch missed fills from this long before the last one seen")
     )
