@@ -139,8 +139,15 @@ class Auditor:
                 if adapter.orders.get(local.cloid) is None:
                     continue  # settled meanwhile
                 status = await outcomes.order_status(local.cloid)
+                if adapter.orders.get(local.cloid) is None:
+                    continue  # settled by the socket's news while we asked
                 if status is not None and status.get("status") == "open":
                     continue  # listed a moment later: no discrepancy
+                if status is not None and self._ended_within(status, grace_ns):
+                    # It ended at the exchange moments ago: the socket's news is on its way, not lost. Settle it
+                    # now from the answer, without calling it a discrepancy.
+                    outcomes.emit_status(status, local.cloid)
+                    continue
                 self._discrepancy(
                     "order not listed by the exchange", why, cloid=local.cloid, oid=local.oid,
                     status=status.get("status") if status else "unknown",
@@ -200,6 +207,13 @@ class Auditor:
                 )
         adapter.recovered_fills += recovered
         return recovered
+
+    def _ended_within(self, status: Mapping[str, Any], grace_ns: int) -> bool:
+        """True when an ``orderStatus`` answer's ``statusTimestamp`` (exchange ms) is less than ``grace_ns`` old."""
+        stamp = status.get("statusTimestamp")
+        if grace_ns <= 0 or not isinstance(stamp, int) or isinstance(stamp, bool):
+            return False
+        return (self._adapter._now_ms() - stamp) * 1_000_000 < grace_ns
 
     def _report_kept(self, kept: Sequence[ExchangeOrder]) -> None:
         """Remember the foreign trigger orders listed now and log each the first time it is seen: it will move
