@@ -454,13 +454,19 @@ class OrderManager:
 
 
 def _answers_modify(order: Order, modify: Modify, update: OrderUpdate) -> bool:
+    return answers_modify(order.price, order.remaining, modify, update)
+
+
+def answers_modify(price: Decimal, remaining: Decimal, modify: Modify, update: OrderUpdate) -> bool:
     """Whether an ack that arrives while a modify is in flight is the modify's, not a late duplicate of the
-    place's ack (Hyperliquid reports a placement both in the response and on the websocket)."""
+    place's ack (Hyperliquid reports a placement both in the response and on the websocket).
+
+    ``price`` and ``remaining`` are the order's before the modify. Values compare as numbers (``0.02`` is
+    ``0.0200``). An ack at neither the modify's terms nor the old ones is the modify's, with a fill since.
+    """
     if modify.new_cloid is not None and update.cloid == modify.new_cloid:
         return True
     if (update.price is None or update.price == modify.price) and (update.size is None or update.size == modify.size):
         return True
-    stale = (update.price is None or update.price == order.price) and (
-        update.size is None or update.size == order.remaining
-    )
+    stale = (update.price is None or update.price == price) and (update.size is None or update.size == remaining)
     return not stale

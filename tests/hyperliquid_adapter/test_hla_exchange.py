@@ -298,6 +298,42 @@ def test_an_order_that_ended_at_the_exchange_moments_ago_is_settled_by_the_audit
     run(body())
 
 
+@pytest.mark.parametrize("applied", [True, False], ids=["applied", "never-applied"])
+def test_a_modify_whose_answer_was_lost_is_judged_by_value_not_by_its_text(applied: bool) -> None:
+    """The engine's sizes carry trailing zeros (``0.0200``: whole lots of 0.0001) where the exchange writes
+    ``0.02``; a modify whose answer was lost must still be recognised as applied (or not) from orderStatus."""
+
+    async def body() -> None:
+        async with exchange() as ex, adapter(ex) as a:
+            got = Collector(a)
+            bid = passive_price(a, Side.BUY)
+            await a.submit([Place(cloid(1), ETH, Side.BUY, bid, Decimal("0.0100"), Tif.ALO)])
+            await got.wait_for(lambda: any(u.oid for u in got.updates(cloid(1))))
+            modify = Modify(cloid(1), ETH, Side.BUY, bid - 1, Decimal("0.0200"))
+            a.batch_action("modify", [modify])  # recorded as sent; its answer never comes back
+            if applied:
+                acct, market = account(ex, a.user), ex.state.by_name[ETH]
+                answer = ex.state.modify(acct, cloid(1), market, Side.BUY, bid - 1, Decimal("0.02"), Tif.ALO,
+                                         False, None)
+                assert "resting" in answer, answer
+            ex.state.take_outbox()  # nor does the socket's news of it
+            await a._outcomes.recover("modify", [modify], retried=False)
+            local = a.orders.get(cloid(1))
+            await got.wait_for(lambda: local.modify is None)
+            moved = (lambda u: u.price == bid - 1) if applied else (lambda u: u.reason.startswith("modify: "))
+            await got.wait_for(lambda: any(moved(u) for u in got.updates(cloid(1))))
+            failed = [u.status for u in got.updates(cloid(1)) if u.reason.startswith("modify: ")]
+            if applied:
+                assert not failed and (local.price, local.remaining) == (bid - 1, Decimal("0.02"))
+            else:
+                assert failed == [OrderStatus.REJECTED] and (local.price, local.remaining) == (bid, Decimal("0.01"))
+            await a._audit(grace_ns=0, why="test")
+            assert a.discrepancies == 0, "our record agrees with the exchange's"
+            await got.stop()
+
+    run(body())
+
+
 def test_missing_key_is_a_config_error_that_names_no_secret() -> None:
     from mmtool.core.components import ComponentContext
     from mmtool.core.config import NetworkConfig, Settings

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mmtool.core.errors import ExchangeError
-from mmtool.core.tracking import MODIFY_FAILED_PREFIX
+from mmtool.core.tracking import MODIFY_FAILED_PREFIX, answers_modify
 from mmtool.core.types import Action, Modify, OrderStatus, OrderUpdate
 from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
 from mmtool.plugins.exchanges.hyperliquid import messages
@@ -101,7 +101,7 @@ class OutcomeResolver:
         status = await self.order_status(modify.cloid)
         order = status.get("order") if status else None
         if status is not None and status.get("status") == "open" and isinstance(order, Mapping):
-            if order.get("limitPx") == str(modify.price) and order.get("sz") == str(modify.size):
+            if self._modify_took(modify, status):
                 self.emit_status(status, modify.cloid)
             else:
                 emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
@@ -114,6 +114,18 @@ class OutcomeResolver:
             emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
                            reason=f"{MODIFY_FAILED_PREFIX} the exchange does not know the order")
         emitter.release_deferred(modify.new_cloid or modify.cloid)
+
+    def _modify_took(self, modify: Modify, status: Mapping[str, Any]) -> bool:
+        """Whether the open order ``orderStatus`` describes is the modify's result: judged by value against the
+        order's terms before the modify, by the same rule as an acknowledgement (``answers_modify``)."""
+        local = self._adapter.orders.get(modify.cloid)
+        if local is None:
+            return False
+        try:
+            update = messages.order_update(status, 0, cloid=modify.cloid)
+        except hl_errors.MalformedResponse:
+            return False
+        return answers_modify(local.price, local.remaining, modify, update)
 
     async def settle(self, cloids: Sequence[str]) -> None:
         """Ask the exchange what became of orders it would not cancel or modify, and emit their end."""

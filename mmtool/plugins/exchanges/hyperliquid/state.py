@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import attrs
 
-from mmtool.core.tracking import MODIFY_FAILED_PREFIX
+from mmtool.core.tracking import MODIFY_FAILED_PREFIX, answers_modify
 from mmtool.core.types import ZERO, Fill, Modify, OrderStatus, OrderUpdate, Place, Side, Tif
 
 #: Prefix of the reason of a failed cancel (the order manager's convention: RESTING with a reason).
@@ -130,10 +130,7 @@ class OrderRegistry:
             else:
                 order.acked = True
                 modify = order.modify
-                if modify is not None and (
-                    update.cloid == modify.new_cloid
-                    or (update.price == modify.price and update.size == modify.size)
-                ):
+                if modify is not None and answers_modify(order.price, order.remaining, modify, update):
                     self._modified(order, modify, update)
         elif status is OrderStatus.PARTIALLY_FILLED:
             order.acked = True
