@@ -188,6 +188,9 @@ class ExchangeAdapter(Protocol):
     name: ClassVar[str]
     #: The clock time comes from (the simulator's clock, or wall time for a live exchange).
     clock: Clock
+    # ``account_id: str`` is optional (absent means ""), so it is not a protocol member: the exchange account
+    # whose orders, fills and position the adapter trades (Hyperliquid: the address whose state is read). The
+    # journal keys fills and compares positions per network and account with it.
 
     @classmethod
     def from_config(cls, config: Any, ctx: ComponentContext) -> ExchangeAdapter: ...

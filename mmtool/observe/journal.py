@@ -12,8 +12,10 @@ stored as decimal text, exactly.
 Actions are written in ``on_submit``, which the runner calls for every batch just before it leaves (the
 cancels of the shutdown and a flatten after a kill included), each batch committed before it is sent.
 
-A venue is the exchange account the fills belong to: the network name for a live network, and
-``sim-session-<id>`` on the simulator, whose exchange lives and dies with its process.
+A venue is the exchange account the fills belong to: ``<network>:<account>`` for a live network (the adapter's
+``account_id``; the network alone for an adapter without one), and ``sim-session-<id>`` on the simulator, whose
+exchange lives and dies with its process. Two accounts on one network are two venues: their positions are never
+compared with each other, and the two sides of a trade between them are two fills.
 """
 
 from __future__ import annotations
@@ -219,8 +221,9 @@ class Journal:
 
     def open_session(self, *, network: str, asset: str, strategy: str, seed: int | None, started_ns: int,
                      start_position: Decimal, start_entry: Decimal, adverse_horizon_s: float,
-                     capital_usd: float, settings: dict[str, Any] | None = None) -> int:
-        """Start a session and return its id; on the simulator the venue is the session itself.
+                     capital_usd: float, settings: dict[str, Any] | None = None, account: str = "") -> int:
+        """Start a session and return its id; the venue is the network and ``account`` (on the simulator, the
+        session itself).
 
         :param settings: the run's settings as :func:`session_settings` gives them (stored as JSON).
         """
@@ -231,7 +234,7 @@ class Journal:
              adverse_horizon_s, capital_usd, None if settings is None else json.dumps(settings)),
         )
         session_id = int(cur.lastrowid or 0)
-        self.venue = venue_of(network, session_id)
+        self.venue = venue_of(network, session_id, account)
         self.conn.execute("UPDATE sessions SET venue = ? WHERE id = ?", (self.venue, session_id))
         self.conn.commit()
         self.session_id = session_id
@@ -335,19 +338,21 @@ class Journal:
         return position
 
 
-def venue_of(network: str, session_id: int) -> str:
-    """The exchange account fills belong to: the network, or the session itself on the simulator."""
-    return f"sim-session-{session_id}" if network == "sim" else network
+def venue_of(network: str, session_id: int, account: str = "") -> str:
+    """The exchange account fills belong to: the network and account, or the session itself on the simulator."""
+    if network == "sim":
+        return f"sim-session-{session_id}"
+    return f"{network}:{account}" if account else network
 
 
 def recover(journal: Journal, network: str, asset: str, exchange_fills: Sequence[Fill],
-            exchange_position: Position) -> Recovery:
+            exchange_position: Position, account: str = "") -> Recovery:
     """Reconcile the journal with the exchange before a new session starts.
 
     Sessions that never recorded their end are marked ``crashed``. For the last session on the same venue
-    (a live network), fills the exchange reports since that session started and the journal lacks are added
-    (``source = 'recovered'``), then the journal's position (that session's start plus its fills) is compared
-    with the exchange's. The caller logs and counts a discrepancy.
+    (a live network and ``account``), fills the exchange reports since that session started and the journal
+    lacks are added (``source = 'recovered'``), then the journal's position (that session's start plus its
+    fills) is compared with the exchange's. The caller logs and counts a discrepancy.
     """
     conn = journal.conn
     crashed = tuple(r["id"] for r in conn.execute("SELECT id FROM sessions WHERE ended_ns IS NULL"))
@@ -356,7 +361,7 @@ def recover(journal: Journal, network: str, asset: str, exchange_fills: Sequence
             "UPDATE sessions SET ended_ns = last_ts_ns, stop_reason = 'crashed', clean = 0 WHERE ended_ns IS NULL"
         )
         log.warning("Journal: previous session did not stop cleanly", extra={"fields": {"sessions": list(crashed)}})
-    venue = venue_of(network, 0)
+    venue = venue_of(network, 0, account)
     if network == "sim":
         conn.commit()
         return Recovery(crashed_sessions=crashed)
@@ -427,7 +432,7 @@ class JournalObserver(RunObserver):
             network=self.network, asset=engine.asset, strategy=engine.strategy.name, seed=self.seed,
             started_ns=engine.now_ns or adapter.clock.now_ns(), start_position=portfolio.position,
             start_entry=portfolio.entry_price, adverse_horizon_s=horizon, capital_usd=engine.capital_usd,
-            settings=session_settings(engine.settings),
+            settings=session_settings(engine.settings), account=getattr(adapter, "account_id", ""),
         )
         self._fills = portfolio.fills
         self._kills = len(engine.risk.kill_events)

@@ -60,7 +60,7 @@ class Observation:
         history = getattr(adapter, "fill_history", None)
         fills = list(await history(0)) if callable(history) else []
         position = await adapter.position()
-        result = recover(self.journal, network, engine.asset, fills, position)
+        result = recover(self.journal, network, engine.asset, fills, position, getattr(adapter, "account_id", ""))
         self.hub.recovered_fills += result.recovered_fills
         if result.discrepancy:
             fields = {"journal_position": str(result.journal_position),

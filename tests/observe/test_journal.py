@@ -35,11 +35,11 @@ def fill(trade_id: str, side: Side = Side.BUY, size: str = "0.1", ts: int = 10, 
                 Liquidity.MAKER, ts, ts)
 
 
-def open_journal(path: Path, network: str = "testnet", start: str = "0") -> Journal:
+def open_journal(path: Path, network: str = "testnet", start: str = "0", account: str = "") -> Journal:
     journal = Journal(path)
     journal.open_session(network=network, asset="ETH", strategy="glft", seed=None, started_ns=0,
                          start_position=Decimal(start), start_entry=Decimal("3500"), adverse_horizon_s=5.0,
-                         capital_usd=1000.0)
+                         capital_usd=1000.0, account=account)
     return journal
 
 
@@ -145,6 +145,31 @@ def test_recovery_adds_missing_fills_and_compares_positions(tmp_path: Path) -> N
     assert journal.conn.execute("SELECT source FROM fills WHERE trade_id = 't2'").fetchone()[0] == "recovered"
     journal.close()
     assert build_report(path, 1)["recovered_fills"] == 1
+
+
+def test_each_account_is_its_own_venue(tmp_path: Path) -> None:
+    """Two accounts on one network: one's position is never compared with the other's, and the two sides of a
+    trade between them (one trade id) are two fills."""
+    path = tmp_path / "j.sqlite"
+    alice, bob = "0x" + "a1" * 20, "0x" + "b0" * 20
+    journal = open_journal(path, start="0.5", account=alice)
+    assert journal.venue == f"testnet:{alice}"
+    assert journal.add_fill(fill("t1"), mid=None, position_after=None)
+    journal.commit()
+    journal.close()
+    journal = open_journal(path, account=bob)
+    assert journal.add_fill(fill("t1", Side.SELL), mid=None, position_after=None), "bob's side of the same trade"
+    journal.commit()
+    journal.close()
+    journal = Journal(path)
+    # Bob's last session ended at -0.1; Alice's at 0.6. Each is compared with its own account only.
+    assert not recover(journal, "testnet", "ETH", [], Position("ETH", Decimal("-0.1")), account=bob).discrepancy
+    assert not recover(journal, "testnet", "ETH", [], Position("ETH", Decimal("0.6")), account=alice).discrepancy
+    assert recover(journal, "testnet", "ETH", [], Position("ETH", Decimal("0.6")), account=bob).discrepancy
+    carol = recover(journal, "testnet", "ETH", [], Position("ETH", Decimal(3)), account="0x" + "c4" * 20)
+    assert not carol.discrepancy and carol.journal_position is None, "no earlier session of this account"
+    assert journal.conn.execute("SELECT COUNT(*) FROM fills WHERE trade_id = 't1'").fetchone()[0] == 2
+    journal.close()
 
 
 def test_a_failing_journal_fires_the_kill_switch(tmp_path: Path) -> None:

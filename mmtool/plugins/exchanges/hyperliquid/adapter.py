@@ -119,6 +119,8 @@ class HyperliquidAdapter:
         self.vault_address = vault_address.lower() if vault_address else None
         #: The account whose state is read: the vault or subaccount, else the master account, else the signer.
         self.user = (vault_address or account_address or self.signer.address).lower()
+        #: The account as the core knows it (the journal's venue is the network and this).
+        self.account_id = self.user
         self.leverage = leverage
         self.clock: Clock = clock or WallClock()
         nonce_path = self._nonce_path(config.nonce_state_path)
