@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mmtool.plugins.exchanges.hlserver import ServerConfig
 
-from .helpers import ServerThread, Trader, WsClient, mid, statuses
+from .helpers import FakeClock, ServerThread, Trader, WsClient, mid, statuses
 
 
 def test_several_clients_trade_concurrently(make_server) -> None:
@@ -65,3 +65,20 @@ def test_json_log_records_accepted_actions_and_fills(make_server, tmp_path: Path
     told = server.info({"type": "userFills", "user": trader.address})
     assert sorted(r["tid"] for r in logged) == sorted(f["tid"] for f in told)
     assert {(r["px"], r["sz"], r["fee"]) for r in logged} == {(f["px"], f["sz"], f["fee"]) for f in told}
+
+
+def test_a_restarted_exchange_never_reuses_a_trade_id(make_server) -> None:
+    """Hyperliquid's trade ids are unique for the exchange's lifetime; ours start from the instance's start time,
+    so a journal that keys fills by (account, trade id) never takes a new server's fill for an old one."""
+    clock = FakeClock()
+    tids = []
+    for _ in range(2):
+        server = make_server(clock=clock, ip_weight_per_minute=100_000)
+        trader = Trader(server).open()
+        high = str((mid(server) * Decimal("1.05")).quantize(Decimal(1)))
+        assert "filled" in statuses(trader.order(0, True, high, "0.01", tif="Ioc"))[0]
+        fills = server.info({"type": "userFills", "user": trader.address})
+        tids.append({f["tid"] for f in fills})
+        clock.advance(1.0)
+    assert tids[0] and tids[1] and not tids[0] & tids[1]
+    assert all(0 < tid < 2**53 for tid in tids[0] | tids[1]), "exact in every JSON reader"

@@ -87,7 +87,9 @@ class Venue:
         self._maker_fee = to_decimal(config.maker_fee)
         self._taker_fee = to_decimal(config.taker_fee)
         self._next_oid = 1
-        self._next_tid = 1
+        # Trade ids are unique for the exchange's lifetime on Hyperliquid; here they start from this instance's
+        # start time, so a restarted local exchange never reuses one (a journal keys fills by trade id).
+        self._next_tid = start_ns // NS_PER_MS * 1000 + 1
         self._next_private = 1
         self._liquidating: dict[str, Any] | None = None
 
