@@ -345,6 +345,21 @@ def venue_of(network: str, session_id: int, account: str = "") -> str:
     return f"{network}:{account}" if account else network
 
 
+def _previous_session(journal: Journal, venue: str, asset: str) -> sqlite3.Row | None:
+    return journal.conn.execute(
+        "SELECT id, started_ns FROM sessions WHERE venue = ? AND asset = ? ORDER BY id DESC LIMIT 1", (venue, asset)
+    ).fetchone()
+
+
+def previous_session_start(journal: Journal, network: str, asset: str, account: str = "") -> int | None:
+    """When the last session on this live venue started (ns), or None (none yet, or the simulator): the time
+    from which :func:`recover` needs the exchange's fills."""
+    if network == "sim":
+        return None
+    prev = _previous_session(journal, venue_of(network, 0, account), asset)
+    return None if prev is None else int(prev["started_ns"])
+
+
 def recover(journal: Journal, network: str, asset: str, exchange_fills: Sequence[Fill],
             exchange_position: Position, account: str = "") -> Recovery:
     """Reconcile the journal with the exchange before a new session starts.
@@ -365,9 +380,7 @@ def recover(journal: Journal, network: str, asset: str, exchange_fills: Sequence
     if network == "sim":
         conn.commit()
         return Recovery(crashed_sessions=crashed)
-    prev = conn.execute(
-        "SELECT id, started_ns FROM sessions WHERE venue = ? AND asset = ? ORDER BY id DESC LIMIT 1", (venue, asset)
-    ).fetchone()
+    prev = _previous_session(journal, venue, asset)
     if prev is None:
         conn.commit()
         return Recovery(crashed_sessions=crashed, exchange_position=exchange_position.size)

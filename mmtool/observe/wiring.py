@@ -19,7 +19,7 @@ from mmtool.core.errors import ConfigError, UnknownComponentError
 from mmtool.core.rounding import AssetRules
 from mmtool.observe.alerts import AlertDispatcher
 from mmtool.observe.hub import ObserveHub
-from mmtool.observe.journal import Journal, JournalObserver, journal_path, recover
+from mmtool.observe.journal import Journal, JournalObserver, journal_path, previous_session_start, recover
 from mmtool.observe.metrics import MetricsObserver, MetricsServer, check_bind
 from mmtool.observe.pnl_attribution import AttributionObserver, PnlAttribution, adverse_horizon_secs
 from mmtool.observe.status import LiveStatus
@@ -52,15 +52,18 @@ class Observation:
     async def on_connected(self, engine: Engine, adapter: ExchangeAdapter) -> None:
         """Reconcile the journal with the exchange before trading: recover missing fills, compare positions.
 
-        The exchange's fill history comes from the adapter's optional ``fill_history(since_ns)`` coroutine.
+        The exchange's fill history comes from the adapter's optional ``fill_history(since_ns)`` coroutine, asked
+        from the start of the last session on this network and account.
         """
         if self.journal is None:
             return
         network = engine.settings.network.name
+        account = getattr(adapter, "account_id", "")
+        since = previous_session_start(self.journal, network, engine.asset, account)
         history = getattr(adapter, "fill_history", None)
-        fills = list(await history(0)) if callable(history) else []
+        fills = list(await history(since)) if callable(history) and since is not None else []
         position = await adapter.position()
-        result = recover(self.journal, network, engine.asset, fills, position, getattr(adapter, "account_id", ""))
+        result = recover(self.journal, network, engine.asset, fills, position, account)
         self.hub.recovered_fills += result.recovered_fills
         if result.discrepancy:
             fields = {"journal_position": str(result.journal_position),

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from mmtool.core.clock import NS_PER_MS
 from mmtool.core.errors import ConfigError, ExchangeError
 from mmtool.core.rounding import AssetRules
-from mmtool.core.types import ZERO
+from mmtool.core.types import ZERO, Fill
 from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
 from mmtool.plugins.exchanges.hyperliquid import messages
 from mmtool.plugins.exchanges.hyperliquid.wire import update_leverage_action
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
 
 log = logging.getLogger("mmtool.hyperliquid")
+
+#: Most fills one ``userFillsByTime`` answer holds.
+FILLS_PAGE = 2000
+#: Pages read at most: the exchange keeps the 10,000 most recent fills, and a page may repeat a millisecond.
+MAX_FILL_PAGES = 10
 
 
 class Account:
@@ -85,6 +91,45 @@ class Account:
             if isinstance(item, Mapping) and item.get("tid") is not None:
                 adapter.ledger.seed(str(item["tid"]), item.get("time", 0) if isinstance(item.get("time"), int) else 0)
         adapter.ledger.last_fill_ms = max(adapter.ledger.last_fill_ms, adapter._now_ms())
+
+    async def fills_since(self, since_ms: int) -> list[Fill]:
+        """The account's fills on our asset from ``since_ms`` (exchange time) to now, oldest first, each once.
+
+        ``userFillsByTime`` answers at most :data:`FILLS_PAGE` fills, oldest first (and the exchange keeps only the
+        most recent 10,000), so it is asked page by page, each from the last time the page before reached:
+        fills of that millisecond come twice and are kept once, by trade id. A page that adds nothing ends it.
+        """
+        adapter = self._adapter
+        ts = adapter.clock.now_ns()
+        end = adapter._now_ms() + 1000
+        start = since_ms
+        fills: dict[str, Fill] = {}
+        seen: set[str] = set()
+        for _ in range(MAX_FILL_PAGES):
+            answer = await adapter.rest.info(
+                {"type": "userFillsByTime", "user": adapter.user, "startTime": start, "endTime": end}
+            )
+            if not isinstance(answer, list):
+                raise hl_errors.MalformedResponse("userFillsByTime: expected a list")
+            added = 0
+            for item in answer:
+                try:
+                    fill = adapter._feed.fill_from(item, ts)
+                except hl_errors.MalformedResponse as exc:
+                    adapter._emitter.malformed("userFillsByTime", exc)
+                    continue
+                start = max(start, fill.ts_exchange_ns // NS_PER_MS)
+                if fill.trade_id in seen:
+                    continue
+                seen.add(fill.trade_id)
+                added += 1
+                if fill.asset == adapter.asset:
+                    fills[fill.trade_id] = fill
+            if len(answer) < FILLS_PAGE or not added:
+                break
+        else:
+            log.warning("Fill history cut short", extra={"fields": {"pages": MAX_FILL_PAGES, "since_ms": since_ms}})
+        return sorted(fills.values(), key=lambda f: f.ts_exchange_ns)
 
     async def set_leverage(self, leverage: int) -> None:
         """Set cross leverage on the asset (capped at its maximum); a refusal is logged, not raised."""

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from mmtool.core.clock import NS_PER_MS, Clock, WallClock
 from mmtool.core.errors import ConfigError, ExchangeError
 from mmtool.core.rounding import AssetRules
-from mmtool.core.types import Action, Event, Order, OrderStatus, Position, RequoteTolerance, Timer
+from mmtool.core.types import Action, Event, Fill, Order, OrderStatus, Position, RequoteTolerance, Timer
 from mmtool.plugins.exchanges.hyperliquid.account import Account
 from mmtool.plugins.exchanges.hyperliquid.audit import Auditor
 from mmtool.plugins.exchanges.hyperliquid.config import NETWORK_URLS, HyperliquidConfig
@@ -325,6 +325,11 @@ class HyperliquidAdapter:
         """Our position on the asset according to the exchange (``clearinghouseState``)."""
         size, entry = await self._account.position()
         return Position(self.asset, size, entry)
+
+    async def fill_history(self, since_ns: int) -> list[Fill]:
+        """Our fills on the asset since a time (exchange time, ns), oldest first: what the journal recovers at
+        start-up after a crash (``userFillsByTime``, page by page)."""
+        return await self._account.fills_since(since_ns // NS_PER_MS)
 
     async def account_value(self) -> float:
         """The account's value in USDC (``marginSummary.accountValue``)."""
