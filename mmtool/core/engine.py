@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
@@ -29,6 +30,7 @@ from mmtool.core.components import (
     RiskState,
     Strategy,
 )
+from mmtool.core.loglimit import LogLimiter
 from mmtool.core.portfolio import Portfolio
 from mmtool.core.pretrade import PreTradeChecker
 from mmtool.core.reconcile import reconcile
@@ -88,6 +90,9 @@ class EngineStats:
     quotes_computed: int = 0
     position_resyncs: int = 0
 
+
+#: Numbers in an exchange's rejection text (prices, sizes) do not make it another kind of rejection.
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
 
 #: Estimator values the engine publishes (bool counts, as an int); a tuple is quicker to test than a union.
 _NUMBER = (int, float)
@@ -154,6 +159,8 @@ class Engine:
         #: Widens max_bps_diff while the exchange's rate budget is scarce (RequoteTolerance events).
         self.tolerance_multiplier = 1.0
         self._orders_dirty = True
+        #: Repeated warnings (bad events, rejections) are logged once per kind every 10 s of event time.
+        self._log_limit = LogLimiter()
 
     # ------------------------------------------------------------------------------------------- public
 
@@ -235,7 +242,10 @@ class Engine:
                 before is None or before.status is not OrderStatus.REJECTED
             ):
                 self.stats.orders_rejected += 1
-                log.warning("Order rejected", extra={"fields": {"cloid": event.cloid, "reason": event.reason}})
+                held = self._log_limit.allow(("rejected", _DIGITS.sub("#", event.reason)), self.now_ns)
+                if held is not None:
+                    log.warning("Order rejected", extra={"fields": {"cloid": event.cloid, "reason": event.reason,
+                                                                    "more_like_it": held}})
             return True
         if isinstance(event, Funding):
             self.portfolio.on_funding(event)
@@ -329,7 +339,10 @@ class Engine:
 
     def _bad(self, event: Event, why: str) -> bool:
         self.stats.bad_events += 1
-        log.warning("Skipped bad event", extra={"fields": {"type": type(event).__name__, "why": why}})
+        held = self._log_limit.allow(("bad", why), self.now_ns)
+        if held is not None:
+            log.warning("Skipped bad event", extra={"fields": {"type": type(event).__name__, "why": why,
+                                                               "more_like_it": held}})
         return False
 
     # --------------------------------------------------------------------------------------- estimators
@@ -449,6 +462,7 @@ class Engine:
             self.market.best_bid,
             self.market.best_ask,
             reduce_only=reduce_only,
+            now_ns=self.now_ns,
         )
         self.stats.pretrade_rejects += len(result.rejected)
         return self._register(list(result.accepted))

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from mmtool.core.loglimit import LogLimiter, held_note
 from mmtool.core.rounding import to_decimal
 from mmtool.core.types import TERMINAL_STATUSES, ZERO, Action, Cancel, Modify, Order, Place, Side, Tif, TriggerSpec
 
@@ -100,6 +101,7 @@ class PreTradeChecker:
         self.max_notional = to_decimal(settings.risk.max_order_notional_usd)
         self.band_bps = to_decimal(settings.risk.price_band_bps)
         self.max_open_orders = settings.risk.max_open_orders
+        self._log_limit = LogLimiter()
         self._market_key: tuple[float | None, float | None, float | None] = (None, None, None)
         self._market_dec: tuple[Decimal | None, Decimal | None, Decimal | None] = (None, None, None)
 
@@ -113,10 +115,12 @@ class PreTradeChecker:
         best_ask: float | None,
         *,
         reduce_only: bool = False,
+        now_ns: int = 0,
     ) -> PreTradeResult:
         """Split ``actions`` into accepted and rejected; ``live`` are our open orders, ``position`` is signed.
 
-        Every rejection is logged at WARNING on ``mmtool.pretrade``; the caller counts them.
+        Rejections are logged at WARNING on ``mmtool.pretrade``, at most one per check every 10 s of event time
+        (``now_ns``), each saying how many it stands for; the caller counts them all.
         """
         exposure = _Exposure(live)
         accepted: list[Action] = []
@@ -129,9 +133,11 @@ class PreTradeChecker:
         for action in actions:
             if isinstance(action, Cancel):
                 continue
-            reason = self._reject_reason(action, exposure, position, mid_d, bid_d, ask_d, reduce_only)
+            check, reason = self._reject_reason(action, exposure, position, mid_d, bid_d, ask_d, reduce_only)
             if reason:
-                log.warning("Pre-trade reject %s: %s", describe(action), reason)
+                held = self._log_limit.allow(check, now_ns)
+                if held is not None:
+                    log.warning("Pre-trade reject %s: %s%s", describe(action), reason, held_note(held))
                 rejected.append((action, reason))
                 continue
             if isinstance(action, Modify):
@@ -163,14 +169,22 @@ class PreTradeChecker:
         best_bid: Decimal | None,
         best_ask: Decimal | None,
         reduce_only: bool,
-    ) -> str:
-        """Why ``action`` must not be sent, or "" when it may."""
-        return (
-            self._identity(action, exposure)
-            or self._exchange_rules(action)
-            or self._price_bounds(action, mid, best_bid, best_ask)
-            or self._position(action, exposure, position, reduce_only)
-        )
+    ) -> tuple[str, str]:
+        """Which check refuses ``action`` and why, or ``("", "")`` when it may be sent. The checks run in this
+        order and the first refusal ends it (a later check may rely on an earlier one, e.g. a known cloid)."""
+        reason = self._identity(action, exposure)
+        if reason:
+            return "identity", reason
+        reason = self._exchange_rules(action)
+        if reason:
+            return "exchange rules", reason
+        reason = self._price_bounds(action, mid, best_bid, best_ask)
+        if reason:
+            return "price bounds", reason
+        reason = self._position(action, exposure, position, reduce_only)
+        if reason:
+            return "position", reason
+        return "", ""
 
     def _identity(self, action: Place | Modify, exposure: _Exposure) -> str:
         if action.asset != self.rules.asset:

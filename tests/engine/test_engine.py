@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 import attrs
@@ -257,6 +258,20 @@ def test_bad_market_data_is_counted_and_skipped(bad):
     assert engine.handle(bad) == []
     assert engine.stats.bad_events == 1
     assert engine.market == before
+
+
+def test_a_bad_event_that_repeats_is_logged_once_every_ten_seconds_and_counted_every_time(caplog):
+    engine = make_engine()
+    engine.handle(book(3500, NS))
+    caplog.set_level(logging.WARNING, logger="mmtool.engine")
+    empty = L2Book((BookLevel(Decimal("3499"), Decimal(1)),), ())
+    for k in range(150):  # 15 s of a book missing its asks, ten a second
+        ts = 2 * NS + k * NS // 10
+        assert engine.handle(BookUpdate("ETH", empty, ts, ts)) == []
+    records = [r for r in caplog.records if r.getMessage() == "Skipped bad event"]
+    assert engine.stats.bad_events == 150
+    assert [r.fields["more_like_it"] for r in records] == [0, 99]
+    assert {r.fields["why"] for r in records} == {"book with an empty side"}
 
 
 def test_stop_cancels_acknowledged_orders_and_stops_quoting():

@@ -325,3 +325,21 @@ def test_accepted_actions_never_let_the_worst_case_position_past_the_limit(scena
         for a in result.accepted:
             if not isinstance(a, Cancel):
                 assert a.side.sign * position < 0 and a.size <= abs(position)
+
+
+def test_a_refusal_that_repeats_is_logged_once_per_check_every_ten_seconds(checker, caplog) -> None:
+    """A size the limit always refuses (every event, for minutes) writes one line per 10 s, not one per event;
+    each line says how many refusals it stands for, and every refusal is still returned."""
+    chk = checker(max_order_notional_usd=1000.0)
+    caplog.set_level(logging.WARNING, logger="mmtool.pretrade")
+    refused = 0
+    for tick in range(250):  # 25 s, an event every 100 ms
+        result = run(chk, [place(f"b{tick}", Side.BUY, "3499", "0.5")], now_ns=tick * 100_000_000)
+        refused += len(result.rejected)
+    run(chk, [place("x", Side.BUY, "3499", "0.1", asset="BTC")], now_ns=25_000_000_000)  # another check: logged
+    lines = [r.getMessage() for r in caplog.records]
+    assert refused == 250
+    assert len(lines) == 4 and all("above max_order_notional_usd" in line for line in lines[:3])
+    assert "more like it" not in lines[0]
+    assert all(line.endswith("(+99 more like it since the last)") for line in lines[1:3])
+    assert "asset BTC is not ETH" in lines[3] and "more like it" not in lines[3]
