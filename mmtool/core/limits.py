@@ -1,8 +1,9 @@
 """Limits sized to the account: refuse limits the capital cannot carry, and derive limits from a capital.
 
 :func:`check_limits` runs at start-up, once the account value and a mid are known; ``mmtool run`` refuses
-to start while it returns problems. :func:`derive_from_capital` turns the optional ``trading.capital_usd``
-into default limits.
+to start while it returns problems, and logs what :func:`size_warnings` finds (sizes that would keep every
+order off the book). :func:`derive_from_capital` turns the optional ``trading.capital_usd`` into default
+limits.
 """
 
 from __future__ import annotations
@@ -61,6 +62,41 @@ def check_limits(settings: Settings, account_value_usd: float, mid: float) -> li
             f"value ({trading.leverage} x {account_value_usd:,.2f} = {buying_power:,.2f} USD)"
         )
     return problems
+
+
+def size_warnings(settings: Settings, min_notional_usd: float, mid: float) -> list[str]:
+    """Why the configured sizes would keep orders off the book at price ``mid``, each naming what to change.
+
+    Sizes are in units of the asset, so defaults fit for one asset are far off for another. Warnings, not
+    refusals: a strategy may size its orders its own way. Two cases, both for the usual ladder of
+    ``strategy.ladder.num_levels`` equal levels sharing ``trading.target_liquidity`` a side:
+
+    - a whole side is below the exchange's minimum order value, so not even one order can be placed;
+    - a level is above ``risk.max_order_notional_usd``, so the pre-trade checks refuse every order.
+    """
+    if not mid > 0:
+        return []
+    trading, risk = settings.trading, settings.risk
+    asset, side = trading.asset, trading.target_liquidity
+    levels = settings.strategy.ladder.num_levels
+    warnings = []
+    if side * mid < min_notional_usd:
+        warnings.append(
+            f"trading.target_liquidity ({side:g} {asset} a side = {side * mid:,.2f} USD at {mid:g}) is below the "
+            f"exchange's minimum order value of {min_notional_usd:g} USD: nothing can be quoted. It is in units "
+            f"of {asset}: at least {min_notional_usd / mid:.6g} {asset} a side, {levels * min_notional_usd / mid:.6g}"
+            f" for {levels} levels (or set trading.capital_usd to size it from a capital)"
+        )
+    level = side / levels
+    if level * mid > risk.max_order_notional_usd:
+        warnings.append(
+            f"trading.target_liquidity ({side:g} {asset}) over {levels} levels is about {level:g} {asset} = "
+            f"{level * mid:,.2f} USD a level at {mid:g}, above risk.max_order_notional_usd "
+            f"({risk.max_order_notional_usd:,.2f}): the pre-trade checks refuse such orders. It is in units of "
+            f"{asset}: at most {levels * risk.max_order_notional_usd / mid:.6g} {asset} a side for {levels} "
+            f"levels, or raise risk.max_order_notional_usd (or set trading.capital_usd)"
+        )
+    return warnings
 
 
 def _is_default(instance: Any, field: str) -> bool:

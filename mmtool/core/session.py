@@ -17,7 +17,7 @@ from mmtool.core.components import ComponentContext
 from mmtool.core.config_loader import component_config
 from mmtool.core.engine import Engine
 from mmtool.core.errors import ConfigError, KillSwitchEngaged, UnknownComponentError
-from mmtool.core.limits import check_limits, derive_from_capital
+from mmtool.core.limits import check_limits, derive_from_capital, size_warnings
 from mmtool.core.runner import Runner, RunObserver, RunOptions, RunResult
 from mmtool.core.summary import build_summary
 
@@ -139,6 +139,8 @@ async def run_session(
         problems = check_limits(settings, account_value, mid) if mid else []
         if problems:
             raise ConfigError(problems)
+        for warning in size_warnings(settings, float(rules.min_notional), mid) if mid else []:
+            log.warning("Sizing: %s", warning)
         ctx = ComponentContext(asset, rules, settings)
         engine = build_engine(
             settings,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmtool.core.config import RiskConfig, Settings, TradingConfig
 from mmtool.core.errors import ConfigError
-from mmtool.core.limits import check_limits, derive_from_capital
+from mmtool.core.limits import check_limits, derive_from_capital, size_warnings
 
 
 def make(risk=None, trading=None) -> Settings:
@@ -93,3 +94,33 @@ def test_derive_refuses_a_capital_too_small_for_any_size():
 def test_derived_limits_always_fit_the_capital(capital, leverage, mid):
     derived = derive_from_capital(make(trading={"capital_usd": capital, "leverage": leverage}), mid)
     assert check_limits(derived, capital, mid) == []
+
+
+def test_size_warnings_name_the_field_and_the_size_that_would_fit():
+    # The defaults (0.5 a side over 5 levels) fit ETH; they are far off for BTC and for DOGE.
+    assert size_warnings(make(), 10.0, 3500.0) == []
+    [big] = size_warnings(make(trading={"asset": "BTC"}), 10.0, 95_000.0)
+    assert "about 0.1 BTC = 9,500.00 USD a level" in big and "risk.max_order_notional_usd (5,000.00)" in big
+    assert "at most 0.263158 BTC a side for 5 levels" in big
+    [small] = size_warnings(make(trading={"asset": "DOGE"}), 10.0, 0.3)
+    assert "0.5 DOGE a side = 0.15 USD at 0.3" in small and "minimum order value of 10 USD" in small
+    assert "at least 33.3333 DOGE a side" in small
+    assert size_warnings(make(), 10.0, 0.0) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(side=st.floats(1e-4, 1e4), mid=st.floats(1e-3, 1e6), cap=st.floats(100.0, 1e6),
+       levels=st.integers(1, 20))
+def test_the_size_a_warning_suggests_clears_it(side, mid, cap, levels):
+    """Following a warning's advice (the smallest or largest side it names) makes that warning go away."""
+    base = {"trading": {"target_liquidity": side}, "risk": {"max_order_notional_usd": cap}}
+    current = make(**base)
+    current = Settings(risk=current.risk, trading=current.trading,
+                       strategy=attrs.evolve(current.strategy, ladder=attrs.evolve(current.strategy.ladder,
+                                                                                      num_levels=levels)))
+    for warning in size_warnings(current, 10.0, mid):
+        advised = (10.0 / mid) * 1.000001 if "below the exchange's minimum" in warning else (
+            levels * cap / mid) * 0.999999
+        fixed = attrs.evolve(current, trading=attrs.evolve(current.trading, target_liquidity=advised))
+        kind = "minimum" if "below the exchange's minimum" in warning else "max_order_notional"
+        assert not any(kind in w for w in size_warnings(fixed, 10.0, mid))
