@@ -171,3 +171,17 @@ def test_timers_every_interval_and_clock_follows_events():
 def test_config_validation(changes, message):
     with pytest.raises(ValueError, match=message):
         SimConfig(**changes)
+
+
+@pytest.mark.parametrize(("price", "sz_decimals"), [(3500.0, 4), (95_000.0, 5), (0.3, 0)], ids=["ETH", "BTC", "DOGE"])
+def test_a_sweep_never_leaves_a_side_of_the_book_empty(price, sz_decimals):
+    """A sweep through every shown level leaves the refilled last one in view: an empty side (which a venue's
+    book never shows, and which the engine skips as bad data) was about 5 % of steps (11 % at BTC's tick)."""
+    market = SyntheticMarket(attrs.evolve(SimConfig(), start_price=price, sz_decimals=sz_decimals), EPOCH_NS)
+    deepest = 0
+    for _ in range(30_000):
+        step = market.step()
+        assert market.book.bids and market.book.asks
+        if isinstance(step, SweepStep):
+            deepest = max(deepest, len(step.levels))
+    assert deepest >= 10, "sweeps still walk deep into the book"

@@ -20,7 +20,8 @@ The model (all defaults in :class:`MarketConfig`):
   stay within 6 bps; a volatile session's flow), then consumes every displayed level before level K and trades a
   Pareto-distributed amount (scale ``trade_size_min``, tail index ``trade_size_tail``) at level K: its displayed
   size first, anything beyond it against hidden liquidity that refills the level (so sizes keep their heavy tail
-  without sweeping the whole book). Trade prints therefore thin out exponentially with distance from the mid, so
+  without sweeping the whole book; when the level was the side's last one shown, the refill stays in view, a lot,
+  so a side is never empty between refreshes). Trade prints therefore thin out exponentially with distance from the mid, so
   intensity fits of ``lambda(delta) = A * exp(-kappa * delta)`` recover a kappa of that order, and one print is
   published per level walked, as on Hyperliquid. A sweep leaves permanent impact: the latent price moves
   ``sweep_impact`` (0.3) of the sweep's reach from the mid its way, so the passive orders it fills are adversely
@@ -434,7 +435,13 @@ class SyntheticMarket:
         shown = min(part, last[1])
         last[1] -= shown
         if last[1] <= 0:
-            del levels[0]
+            if len(levels) > 1:
+                del levels[0]
+            else:
+                # What traded beyond the shown size met hidden liquidity that refills the level: the side's last
+                # level stays in view (a lot), so a sweep never leaves a side empty until the next refresh.
+                last[1] = 1
+                last[2] = 1
         consumed.append((last[0], part))
         # Permanent impact: a sweep that reaches deep leaves the price moved its way, so passive orders it
         # fills are adversely selected, as on a real venue (without it every maker looks profitable).
