@@ -229,7 +229,7 @@ class Auditor:
                     "oid": order.oid, "cloid": order.cloid, "side": order.side.value, "size": str(order.size),
                     "limit_price": str(order.price), "trigger_price": str(order.trigger.trigger_px),
                     "kind": order.trigger.kind.value, "market": order.trigger.is_market,
-                    # When it fires, the exchange's scheduled cancel-all is the account's, not just ours.
+                    # The dead man's switch, should it fire, is the exchange's cancel for the whole account.
                     "dead_man_switch": self._adapter.config.dead_man_switch,
                 }},
             )

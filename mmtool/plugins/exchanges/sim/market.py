@@ -21,9 +21,9 @@ The model (all defaults in :class:`MarketConfig`):
   Pareto-distributed amount (scale ``trade_size_min``, tail index ``trade_size_tail``) at level K: its displayed
   size first, anything beyond it against hidden liquidity that refills the level (so sizes keep their heavy tail
   without sweeping the whole book; when the level was the side's last one shown, the refill stays in view, a lot,
-  so a side is never empty between refreshes). Trade prints therefore thin out exponentially with distance from the mid, so
-  intensity fits of ``lambda(delta) = A * exp(-kappa * delta)`` recover a kappa of that order, and one print is
-  published per level walked, as on Hyperliquid. A sweep leaves permanent impact: the latent price moves
+  so a side is never empty between refreshes). Trade prints therefore thin out exponentially with distance from
+  the mid, so intensity fits of ``lambda(delta) = A * exp(-kappa * delta)`` recover a kappa of that order, and one
+  print is published per level walked, as on Hyperliquid. A sweep leaves permanent impact: the latent price moves
   ``sweep_impact`` (0.3) of the sweep's reach from the mid its way, so the passive orders it fills are adversely
   selected.
 * **Cascades.** Poisson (``cascade_rate_per_hour``) or forced at ``cascade_at_secs``: for
