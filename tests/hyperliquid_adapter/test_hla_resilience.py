@@ -20,6 +20,8 @@ from hla_helpers import (
 )
 
 from mmtool.core.types import Connection, Fill, OrderStatus, Place, Side, Tif
+from mmtool.plugins.exchanges.hlserver.config import FaultConfig
+from mmtool.plugins.exchanges.hlserver.faults import FaultInjector
 
 ETH = "ETH"
 
@@ -92,5 +94,31 @@ def test_dead_man_switch_cancels_after_the_loop_stops_and_clears_on_a_clean_exit
                     await asyncio.sleep(0.1)
                 assert open_cloids(ex, a.user) == set(), "the exchange cancelled our orders"
                 assert account(ex, a.user).schedule_triggers
+
+    run(body())
+
+
+def test_a_refused_clear_at_shutdown_is_tried_again() -> None:
+    """The exchange answers 5xx for a moment as the session ends: clearing is idempotent, so it is retried, and the
+    switch does not fire later for nothing."""
+
+    async def body() -> None:
+        config = evolve(QUIET, dead_man_switch=True, dead_man_refresh_secs=1.0, dead_man_horizon_secs=5.5)
+        async with exchange() as ex:
+            async with adapter(ex, config=config) as a:
+                await asyncio.sleep(0.2)
+                assert account(ex, a.user).scheduled_cancel_ms is not None
+                assert await a.cancel_all() == 0
+                saved = ex.faults
+                ex.faults = FaultInjector(FaultConfig(http_5xx_prob=1.0), ex.journal)
+
+                async def recover() -> None:
+                    await asyncio.sleep(0.3)
+                    ex.faults = saved
+
+                healing = asyncio.ensure_future(recover())
+            await healing
+            assert account(ex, a.user).scheduled_cancel_ms is None, "cleared once the exchange answered again"
+            assert not a._dead_man_switch.armed
 
     run(body())

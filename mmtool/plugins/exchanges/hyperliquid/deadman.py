@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mmtool.hyperliquid")
 
+#: Pauses before each new attempt to clear the switch at shutdown (seconds).
+CLEAR_RETRY_SECS = (0.25, 0.5, 1.0)
 
 
 class DeadManSwitch:
@@ -61,11 +63,21 @@ class DeadManSwitch:
             await asyncio.sleep(adapter.config.dead_man_refresh_secs)
 
     async def disarm(self, open_orders: int) -> None:
-        """On close: clear the switch when no order is left, else leave it armed and warn."""
+        """On close: clear the switch when no order is left, else leave it armed and warn.
+
+        Clearing is idempotent, so a refused clear (a 5xx, a timeout) is tried again after each of
+        :data:`CLEAR_RETRY_SECS`: a switch left armed fires later for nothing and spends one of the day's triggers.
+        """
         if not self.armed:
             return
         if open_orders == 0:
-            await self.schedule_cancel(None)
+            for pause in (*CLEAR_RETRY_SECS, None):
+                await self.schedule_cancel(None)
+                if not self.armed or pause is None:
+                    break
+                await asyncio.sleep(pause)
+            if self.armed:
+                log.warning("Dead man's switch left armed: the exchange refused to clear it; it fires for nothing")
         else:
             log.warning(
                 "Dead man's switch left armed: orders may still rest",
