@@ -33,6 +33,7 @@ from mmtool.plugins.exchanges.hlserver.config import FaultConfig
 from mmtool.plugins.exchanges.hlserver.faults import FaultInjector
 from mmtool.plugins.exchanges.hyperliquid import errors as e
 from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
+from mmtool.plugins.exchanges.hyperliquid.rest import NotSent, TransportError
 from mmtool.plugins.exchanges.hyperliquid.signing import Signer
 from mmtool.plugins.exchanges.hyperliquid.wire import OrderResult, OrderResultKind, order_action, order_wire
 
@@ -330,6 +331,23 @@ def test_a_modify_whose_answer_was_lost_is_judged_by_value_not_by_its_text(appli
             await a._audit(grace_ns=0, why="test")
             assert a.discrepancies == 0, "our record agrees with the exchange's"
             await got.stop()
+
+    run(body())
+
+
+def test_an_unreachable_exchange_is_named_with_its_address_and_the_reason() -> None:
+    """What the user reads when the address is wrong: where, and why (not a bare exception class name)."""
+
+    async def body() -> None:
+        a = HyperliquidAdapter(evolve(QUIET, info_retries=0), asset=ETH, network="localhost", private_key=KEY,
+                               base_url="http://127.0.0.1:9")
+        try:
+            with pytest.raises(TransportError, match=r"^/info meta at http://127\.0\.0\.1:9: connection refused$"):
+                await a.rest.info({"type": "meta"})
+            with pytest.raises(NotSent, match=r"^/exchange at http://127\.0\.0\.1:9: not sent"):
+                await a.rest.exchange(b"{}", 1)
+        finally:
+            a.rest.close()
 
     run(body())
 

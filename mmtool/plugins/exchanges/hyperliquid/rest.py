@@ -48,6 +48,18 @@ def _not_sent(exc: requests.RequestException) -> bool:
     return False
 
 
+def _cause(exc: requests.RequestException) -> str:
+    """A short reason for a failed request, for messages a user reads: refused, host not found, timed out."""
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    text = repr(exc)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Failed to resolve" in text or "Name or service not known" in text:
+        return "host not found"
+    return type(exc).__name__
+
+
 class RestClient:
     """Posts JSON to the exchange's REST API and accounts every request's IP weight.
 
@@ -116,7 +128,7 @@ class RestClient:
                 response = await self._send("/info", data)
             except requests.RequestException as exc:
                 self.failures["timeout" if isinstance(exc, requests.Timeout) else "connection"] += 1
-                last = TransportError(f"/info {kind}: {type(exc).__name__}")
+                last = TransportError(f"/info {kind} at {self.base_url}: {_cause(exc)}")
                 continue
             if response.status_code == 429:
                 self._rate_limited(f"HTTP 429 on /info {kind}", notify=True)
@@ -144,9 +156,9 @@ class RestClient:
         except requests.RequestException as exc:
             if _not_sent(exc):
                 self.failures["connection"] += 1
-                raise NotSent(f"/exchange: connection failed ({type(exc).__name__})") from None
+                raise NotSent(f"/exchange at {self.base_url}: not sent ({_cause(exc)})") from None
             self.failures["timeout" if isinstance(exc, requests.Timeout) else "connection"] += 1
-            raise OutcomeUnknown(f"/exchange: {type(exc).__name__}") from None
+            raise OutcomeUnknown(f"/exchange at {self.base_url}: {_cause(exc)}") from None
         if response.status_code == 429:
             # The caller reports it: it also learns rate limits from error texts in the answers.
             self._rate_limited("HTTP 429 on /exchange", notify=False)
