@@ -412,8 +412,10 @@ class HyperliquidAdapter:
             wanted = round(self.tolerance_multiplier() * 4.0) / 4.0
             if wanted != sent:
                 sent = wanted
+                # Both budgets, since either can be the one that is short.
                 log.warning("Rate budget: requote tolerance x%.2f", wanted,
-                            extra={"fields": {"headroom": self.budget_headroom}})
+                            extra={"fields": {"address_headroom": self.budget_headroom,
+                                              "ip_weight_free": round(self.limits.ip.headroom, 3)}})
                 self._queue.put_nowait(RequoteTolerance(wanted, now, now))
             self._queue.put_nowait(Timer(now, now))
 
