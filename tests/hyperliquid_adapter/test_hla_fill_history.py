@@ -30,11 +30,21 @@ async def _take(a, got: Collector, ex, n: int, size: str = "0.01") -> None:
     await got.wait_for(lambda: server_position(ex, a.user) == Decimal(size) * n)
 
 
-def test_fill_history_reads_every_page_and_keeps_each_fill_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def _newest_first(account, start=None, end=None):
+    """``userFillsByTime`` as an exchange that pages from the newest end would answer."""
+    chosen = [f for f in account.fills if f["time"] >= (start or 0) and (end is None or f["time"] <= end)]
+    return list(reversed(chosen))[: views.MAX_FILLS]
+
+
+@pytest.mark.parametrize("order", ["oldest-first", "newest-first"])
+def test_fill_history_reads_every_page_and_keeps_each_fill_once(order: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages of 3 on both ends. The account's history is one real fill and eight more like it, at most two to a
-    millisecond (several pages end inside a millisecond, whose fills the next page repeats)."""
+    millisecond (several pages end inside a millisecond, whose fills the next page repeats). The exchange may
+    give each page oldest first (as the local exchange does) or newest first: every fill is read either way."""
     monkeypatch.setattr(views, "MAX_FILLS", 3)
     monkeypatch.setattr(hl_account, "FILLS_PAGE", 3)
+    if order == "newest-first":
+        monkeypatch.setattr(views, "user_fills", _newest_first)
 
     async def body() -> None:
         async with exchange() as ex, adapter(ex) as a:

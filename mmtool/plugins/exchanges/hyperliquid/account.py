@@ -95,14 +95,15 @@ class Account:
     async def fills_since(self, since_ms: int) -> list[Fill]:
         """The account's fills on our asset from ``since_ms`` (exchange time) to now, oldest first, each once.
 
-        ``userFillsByTime`` answers at most :data:`FILLS_PAGE` fills, oldest first (and the exchange keeps only the
-        most recent 10,000), so it is asked page by page, each from the last time the page before reached:
-        fills of that millisecond come twice and are kept once, by trade id. A page that adds nothing ends it.
+        ``userFillsByTime`` answers at most :data:`FILLS_PAGE` fills (and the exchange keeps only the most recent
+        10,000), so a full page is followed by another over the part of the window it did not reach: after the
+        last time of an oldest-first page, or before the first time of a newest-first one (the order each page
+        comes in says which). The boundary millisecond is asked again and its repeats dropped by trade id. A page
+        that adds nothing ends it.
         """
         adapter = self._adapter
         ts = adapter.clock.now_ns()
-        end = adapter._now_ms() + 1000
-        start = since_ms
+        start, end = since_ms, adapter._now_ms() + 1000
         fills: dict[str, Fill] = {}
         seen: set[str] = set()
         for _ in range(MAX_FILL_PAGES):
@@ -112,24 +113,30 @@ class Account:
             if not isinstance(answer, list):
                 raise hl_errors.MalformedResponse("userFillsByTime: expected a list")
             added = 0
+            times: list[int] = []
             for item in answer:
                 try:
                     fill = adapter._feed.fill_from(item, ts)
                 except hl_errors.MalformedResponse as exc:
                     adapter._emitter.malformed("userFillsByTime", exc)
                     continue
-                start = max(start, fill.ts_exchange_ns // NS_PER_MS)
+                times.append(fill.ts_exchange_ns // NS_PER_MS)
                 if fill.trade_id in seen:
                     continue
                 seen.add(fill.trade_id)
                 added += 1
                 if fill.asset == adapter.asset:
                     fills[fill.trade_id] = fill
-            if len(answer) < FILLS_PAGE or not added:
+            if len(answer) < FILLS_PAGE or not added or not times:
                 break
+            if times[0] > times[-1]:
+                end = min(times)  # newest first: what is left is older
+            else:
+                start = max(times)  # oldest first: what is left is newer
         else:
             log.warning("Fill history cut short", extra={"fields": {"pages": MAX_FILL_PAGES, "since_ms": since_ms}})
-        return sorted(fills.values(), key=lambda f: f.ts_exchange_ns)
+        # Trade ids grow with time: within a millisecond they give the exchange's order, whatever the pages' order.
+        return sorted(fills.values(), key=lambda f: (f.ts_exchange_ns, len(f.trade_id), f.trade_id))
 
     async def set_leverage(self, leverage: int) -> None:
         """Set cross leverage on the asset (capped at its maximum); a refusal is logged, not raised."""
