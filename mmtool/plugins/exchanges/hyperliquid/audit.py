@@ -182,22 +182,15 @@ class Auditor:
             adapter._emitter.emit(PositionSnapshot(adapter.asset, exchange_pos, entry, now, now))
 
     async def recover_fills(self, since_ms: int) -> int:
-        """Fetch the fills since a time (less ``fill_lookback_secs``) and pass on those we missed; how many."""
+        """Fetch our fills since a time (less ``fill_lookback_secs``) and pass on those we missed; how many.
+
+        The history is :meth:`.Account.fills_since` (``userFillsByTime``, page by page); the emitter drops the
+        fills already passed on, by trade id.
+        """
         adapter = self._adapter
         start = max(since_ms - int(adapter.config.fill_lookback_secs * 1000), 0)
-        answer = await adapter.rest.info(
-            {"type": "userFillsByTime", "user": adapter.user, "startTime": start, "endTime": adapter._now_ms() + 1000}
-        )
-        if not isinstance(answer, list):
-            raise hl_errors.MalformedResponse("userFillsByTime: expected a list")
-        ts = adapter.clock.now_ns()
         recovered = 0
-        for item in sorted(answer, key=lambda f: f.get("time", 0) if isinstance(f, Mapping) else 0):
-            try:
-                fill = adapter._feed.fill_from(item, ts)
-            except hl_errors.MalformedResponse as exc:
-                adapter._emitter.malformed("userFillsByTime", exc)
-                continue
+        for fill in await adapter._account.fills_since(start):
             if adapter._emitter.fill(fill):
                 recovered += 1
                 log.warning(
