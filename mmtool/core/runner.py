@@ -76,6 +76,8 @@ class RunOptions:
     max_cancel_rounds: int = 8
     flatten_on_kill: bool = False
     kill_marker: Path | None = None
+    #: At exit, how long fills still on their way may take to reach the engine (seconds of the adapter's clock).
+    settle_timeout_s: float = 3.0
 
 
 @attrs.define
@@ -311,11 +313,13 @@ class Runner:
             await self._flatten()
         self.result.open_orders_at_exit = remaining
         self.result.shutdown_clean = remaining == 0
-        self.result.ended_ns = self.adapter.clock.now_ns()
         try:
             self.result.exchange_position = (await self.adapter.position()).size
         except Exception as exc:  # the exchange may be unreachable at exit; the local figure still stands
             log.error("Could not read the exchange position at exit", extra={"fields": {"error": repr(exc)}})
+        else:
+            await self._settle(self.result.exchange_position)
+        self.result.ended_ns = self.adapter.clock.now_ns()
         pnl = engine.portfolio.snapshot(engine.now_ns)
         log.info(
             "Final position and PnL",
@@ -356,6 +360,20 @@ class Runner:
                 remaining = len(listed)
             await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
         return max(remaining, 0) if remaining >= 0 else len(await self.adapter.open_orders())
+
+    async def _settle(self, exchange_position: Decimal) -> None:
+        """Let fills still on their way reach the engine before the summary: a flatten's (its order's end can
+        arrive before its fills) or one that raced the cancels. Events are handled until the engine's position
+        is the exchange's, for at most ``settle_timeout_s`` of the adapter's clock; a difference that remains
+        is the summary's to show."""
+        engine = self.engine
+        deadline = self.adapter.clock.now_ns() + int(self.options.settle_timeout_s * NS)
+        while engine.position != exchange_position:
+            event = await self._next()
+            if event is None or event.ts_local_ns > deadline:
+                break
+            self._handle(event)
+            self._watched()
 
     async def _flatten(self) -> None:
         actions = self.engine.flatten_actions()

@@ -1,0 +1,121 @@
+"""The runner's shutdown after a kill: the flatten, and fills that reach it after their order's end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
+
+from mmtool.core.clock import ManualClock
+from mmtool.core.components import ComponentContext
+from mmtool.core.config import Settings
+from mmtool.core.plugins import load_registry
+from mmtool.core.rounding import AssetRules
+from mmtool.core.runner import Runner, RunOptions
+from mmtool.core.session import build_engine
+from mmtool.core.types import (
+    Action,
+    BookLevel,
+    BookUpdate,
+    Event,
+    Fill,
+    L2Book,
+    Liquidity,
+    OrderStatus,
+    OrderUpdate,
+    Place,
+    Position,
+    Timer,
+)
+
+T0 = 1_760_000_000_000_000_000
+MS = 1_000_000
+START = Decimal("0.3")
+
+
+class LateFillExchange:
+    """Answers a reduce-only IOC with its order's end at once and its fill ``fill_after`` timer ticks later, as the
+    local exchange's socket did (the order update and the fill are separate messages)."""
+
+    name = "late-fill"
+
+    def __init__(self, fill_after: int) -> None:
+        self.clock = ManualClock(T0)
+        self.fill_after = fill_after
+        self.position_now = START
+        self._queue: deque[Event] = deque([self._book(T0 + MS)])
+        self._pending: list[tuple[int, Fill]] = []
+
+    @staticmethod
+    def _book(ts: int) -> BookUpdate:
+        bids = (BookLevel(Decimal("3499.9"), Decimal(5)),)
+        asks = (BookLevel(Decimal("3500.1"), Decimal(5)),)
+        return BookUpdate("ETH", L2Book(bids, asks), ts, ts)
+
+    async def events(self) -> AsyncIterator[Event]:
+        tick = 0
+        while True:
+            if not self._queue:
+                tick += 1
+                self._queue.append(Timer(T0 + 10 * MS * tick, T0 + 10 * MS * tick))
+                for due, fill in list(self._pending):
+                    if tick >= due:
+                        self._pending.remove((due, fill))
+                        self._queue.append(fill)
+            event = self._queue.popleft()
+            self.clock.advance_to(max(self.clock.now_ns(), event.ts_local_ns))
+            yield event
+            await asyncio.sleep(0)
+
+    async def submit(self, actions: Sequence[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Place):
+                ts = self.clock.now_ns()
+                self._queue.append(OrderUpdate("ETH", action.cloid, OrderStatus.FILLED, ts, ts, oid=1,
+                                               filled_size=action.size))
+                fill = Fill("ETH", action.cloid, 1, "flatten-1", action.side, Decimal("3499.9"), action.size,
+                            Decimal("0.05"), Liquidity.TAKER, ts, ts)
+                self._pending.append((self.fill_after, fill))
+                self.position_now -= action.size
+
+    async def open_orders(self) -> list:
+        return []
+
+    async def cancel_all(self) -> int:
+        return 0
+
+    async def position(self) -> Position:
+        return Position("ETH", self.position_now, None)
+
+    async def close(self) -> None:
+        return None
+
+
+def _killed_engine():
+    settings = Settings()
+    registry = load_registry()
+    engine = build_engine(settings, registry, ComponentContext("ETH", AssetRules("ETH", 4), settings))
+    engine.portfolio.reset_position(START, Decimal(3500))
+    engine.risk.kill("test", {}, T0)
+    return engine
+
+
+def test_a_flatten_fill_that_arrives_after_its_order_ended_is_in_the_summary() -> None:
+    engine = _killed_engine()
+    exchange = LateFillExchange(fill_after=3)
+    runner = Runner(engine, exchange, RunOptions(flatten_on_kill=True))  # type: ignore[arg-type]
+    result = asyncio.run(runner.run())
+    assert result.stop_reason.startswith("kill switch")
+    assert result.exchange_position == 0
+    assert engine.position == 0, "the fill that came after its order's end was waited for"
+    assert engine.portfolio.fills == 1
+
+
+def test_waiting_for_late_fills_is_bounded() -> None:
+    engine = _killed_engine()
+    exchange = LateFillExchange(fill_after=1_000)  # 10 s of the adapter's clock: past the 3 s allowed
+    runner = Runner(engine, exchange, RunOptions(flatten_on_kill=True, settle_timeout_s=3.0))  # type: ignore[arg-type]
+    result = asyncio.run(runner.run())
+    assert result.exchange_position == 0 and engine.position == START, "the difference is left for the summary"
+    assert exchange.clock.now_ns() - T0 < 5_000 * MS
