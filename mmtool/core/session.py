@@ -90,8 +90,9 @@ def check_kill_marker(settings: Settings, reset: bool) -> bool:
     if not marker.exists():
         return False
     if not reset:
+        text = marker.read_text()
         raise KillSwitchEngaged(
-            f"a previous run was killed ({marker}: {marker.read_text().strip()!r}); "
+            f"a previous run was killed ({marker}: {'; '.join(filter(None, map(str.strip, text.splitlines())))}); "
             "remove the file or pass --reset-kill to trade again"
         )
     marker.unlink()

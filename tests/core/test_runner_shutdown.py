@@ -7,13 +7,17 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 
+import attrs
+import pytest
+
 from mmtool.core.clock import ManualClock
 from mmtool.core.components import ComponentContext
 from mmtool.core.config import Settings
+from mmtool.core.errors import KillSwitchEngaged
 from mmtool.core.plugins import load_registry
 from mmtool.core.rounding import AssetRules
 from mmtool.core.runner import Runner, RunOptions
-from mmtool.core.session import build_engine
+from mmtool.core.session import build_engine, check_kill_marker
 from mmtool.core.types import (
     Action,
     BookLevel,
@@ -119,3 +123,14 @@ def test_waiting_for_late_fills_is_bounded() -> None:
     result = asyncio.run(runner.run())
     assert result.exchange_position == 0 and engine.position == START, "the difference is left for the summary"
     assert exchange.clock.now_ns() - T0 < 5_000 * MS
+
+
+def test_a_kill_marker_refuses_the_next_start_and_says_why(tmp_path) -> None:
+    marker = tmp_path / ".mmtool-kill"
+    marker.write_text("killed at ts_ns=1\nreason=daily loss limit\n")
+    settings = attrs.evolve(Settings(), risk=attrs.evolve(Settings().risk, kill_marker=str(marker)))
+    with pytest.raises(KillSwitchEngaged, match=r"killed at ts_ns=1; reason=daily loss limit\); remove the file"):
+        check_kill_marker(settings, reset=False)
+    assert marker.exists()
+    assert check_kill_marker(settings, reset=True) and not marker.exists()
+    assert not check_kill_marker(settings, reset=False)
