@@ -352,6 +352,25 @@ def test_an_unreachable_exchange_is_named_with_its_address_and_the_reason() -> N
     run(body())
 
 
+@pytest.mark.parametrize(("asset", "expected"), [
+    ("eth", "'eth' is not listed by http://127.0.0.1:{port}; did you mean 'ETH'?"),
+    ("BTCC", "'BTCC' is not listed by http://127.0.0.1:{port}; did you mean 'BTC'?"),
+    ("XYZ", "'XYZ' is not listed by http://127.0.0.1:{port} (it lists ETH, BTC)"),
+])
+def test_an_asset_the_exchange_does_not_list_is_a_config_error_with_a_suggestion(asset: str, expected: str) -> None:
+    async def body() -> None:
+        async with exchange() as ex:
+            a = HyperliquidAdapter(QUIET, asset=asset, network="localhost", private_key=KEY, base_url=ex.url)
+            try:
+                with pytest.raises(ConfigError) as info:
+                    await a.connect()
+                assert str(info.value) == "trading.asset: " + expected.format(port=ex.url.rsplit(":", 1)[1])
+            finally:
+                await a.close()
+
+    run(body())
+
+
 def test_missing_key_is_a_config_error_that_names_no_secret() -> None:
     from mmtool.core.components import ComponentContext
     from mmtool.core.config import NetworkConfig, Settings

@@ -6,6 +6,7 @@ the signer), never for an agent key.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
@@ -30,6 +31,16 @@ FILLS_PAGE = 2000
 MAX_FILL_PAGES = 10
 
 
+def _suggestion(asset: str, listed: list[str]) -> str:
+    """``"; did you mean 'ETH'?"`` for a near or differently cased name, else the first names the exchange lists."""
+    by_upper = {name.upper(): name for name in listed}
+    close = difflib.get_close_matches(asset.upper(), list(by_upper), n=3, cutoff=0.6)
+    if close:
+        return "; did you mean " + " or ".join(repr(by_upper[c]) for c in close) + "?"
+    more = f", ... ({len(listed)} in all)" if len(listed) > 20 else ""
+    return f" (it lists {', '.join(listed[:20])}{more})"
+
+
 class Account:
     """Reads the adapter's account and the market's metadata from ``/info``; sets the leverage."""
 
@@ -48,10 +59,8 @@ class Account:
             adapter.asset_ids[name] = index
             adapter._rules[name] = AssetRules(name, int(info["szDecimals"]), int(info.get("maxLeverage", 50)))
         if adapter.asset not in adapter.asset_ids:
-            raise ConfigError(
-                f"trading.asset: {adapter.asset!r} is not listed by {adapter.base_url} "
-                f"(it lists {', '.join(list(adapter.asset_ids)[:20])})"
-            )
+            raise ConfigError(f"trading.asset: {adapter.asset!r} is not listed by {adapter.base_url}"
+                              f"{_suggestion(adapter.asset, list(adapter.asset_ids))}")
 
     async def load_mid(self) -> None:
         """The asset's mid from ``allMids``, until the WebSocket brings fresher ones."""
