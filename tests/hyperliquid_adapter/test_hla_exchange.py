@@ -386,6 +386,10 @@ def test_missing_key_is_a_config_error_that_names_no_secret() -> None:
     with pytest.raises(ConfigError) as info:
         HyperliquidAdapter.from_config(QUIET, attrs.evolve(ctx, settings=attrs.evolve(settings, private_key=bad)))
     assert bad not in str(info.value)
+    for url in ("127.0.0.1:3001", "ws://127.0.0.1:3001/ws"):
+        no_scheme = attrs.evolve(settings, private_key=KEY, network=NetworkConfig(name="localhost", base_url=url))
+        with pytest.raises(ConfigError, match=r"^network\.base_url: base URL must start with http:// or https://"):
+            HyperliquidAdapter.from_config(QUIET, attrs.evolve(ctx, settings=no_scheme))
     good = HyperliquidAdapter.from_config(QUIET, attrs.evolve(ctx, settings=attrs.evolve(settings, private_key=KEY)))
     assert KEY[2:] not in repr(good.signer) and good.base_url == "http://localhost:3001"
     good.rest.close()

@@ -108,7 +108,10 @@ class HyperliquidAdapter:
         self.network = network
         self.is_mainnet = _is_mainnet(network)
         self.base_url = (base_url or NETWORK_URLS[network]).rstrip("/")
-        self.ws_url = ws_url(self.base_url)
+        try:
+            self.ws_url = ws_url(self.base_url)
+        except ValueError as exc:
+            raise ConfigError(f"network.base_url: {exc}") from None
         self.signer = Signer(private_key)
         for field, value in (("account_address", account_address), ("vault_address", vault_address)):
             if value is not None:
