@@ -93,6 +93,8 @@ def run_command(ctx: click.Context, **opts: Any) -> None:
     if "logging.level" in overrides:
         overrides["logging.level"] = str(overrides["logging.level"]).upper()
     try:
+        if opts["duration"] is not None and not opts["duration"] > 0:
+            raise ConfigError(f"--duration must be > 0 (got {opts['duration']})")
         registry = get_registry(ctx)
         registry.raise_errors()
         settings = get_settings(ctx, opts["config_path"], overrides)

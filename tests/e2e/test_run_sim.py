@@ -175,3 +175,10 @@ def test_capital_derives_the_limits():
     # 2,000 USD at leverage 3: position value limit 3,000 USD, i.e. under a single ETH at ~3,500.
     assert summary["position_limit"] < 1.0
     assert summary["open_orders_at_exit"] == 0
+
+
+@pytest.mark.parametrize("duration", ["-5", "0", "nan"])
+def test_a_duration_that_is_not_positive_is_refused_before_anything_starts(tmp_path, duration):
+    code, summary, output = run_cli(tmp_path, "--duration", duration)
+    assert code == 1 and summary == {}
+    assert "--duration must be > 0" in output
