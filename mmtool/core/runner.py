@@ -282,6 +282,17 @@ class Runner:
         self.result.stop_reason = self._stop_reason or "stopped"
         killed = engine.killed
         log.info("Shutting down", extra={"fields": {"reason": self.result.stop_reason}})
+        try:
+            await self._cancel_everything()
+            await self._close_out(killed)
+        finally:
+            # Whatever failed on the way out, a kill still stops the next start until an operator has looked.
+            if killed and opts.kill_marker is not None:
+                write_kill_marker(opts.kill_marker, engine)
+
+    async def _cancel_everything(self) -> None:
+        """Cancel every live order, in rounds with a linear backoff, until the engine has none left (or time's up)."""
+        engine, opts = self.engine, self.options
         now = self.adapter.clock.now_ns()
         actions = engine.stop(now)
         if actions:
@@ -308,9 +319,16 @@ class Runner:
                 log.warning("Retrying cancels", extra={"fields": {"round": rounds, "orders": len(retry)}})
                 if retry:
                     await self._submit(retry)
+
+    async def _close_out(self, killed: bool) -> None:
+        """After the cancels: confirm with the exchange, flatten if asked, settle the position, log the outcome."""
+        engine, opts = self.engine, self.options
         remaining = await self._confirm_no_orders()
         if killed and opts.flatten_on_kill:
-            await self._flatten()
+            try:
+                await self._flatten()
+            except Exception as exc:
+                log.error("Flatten after the kill failed", extra={"fields": {"error": repr(exc)}})
         self.result.open_orders_at_exit = remaining
         self.result.shutdown_clean = remaining == 0
         try:
@@ -339,27 +357,29 @@ class Runner:
             summary = getattr(est, "summary", None)
             if callable(summary):
                 log.info("Estimator summary", extra={"fields": {"estimator": est.name, **summary()}})
-        if remaining:
+        if remaining > 0:
             log.error("ORDERS LEFT OPEN AT EXIT", extra={"fields": {"open_orders": remaining}})
-        if killed and opts.kill_marker is not None:
-            write_kill_marker(opts.kill_marker, engine)
+        elif remaining < 0:
+            log.error("COULD NOT CONFIRM THAT NO ORDER IS LEFT OPEN: the exchange did not answer; check it by hand "
+                      "(the dead man's switch, where the adapter keeps one, cancels them when it fires)")
 
     async def _confirm_no_orders(self) -> int:
-        """Ask the exchange; cancel whatever it still lists, a few times, and return how many remain."""
+        """Ask the exchange; cancel whatever it still lists, a few times, and return how many remain, or -1 when
+        the exchange could not be asked (unreachable): the shutdown goes on either way and says so."""
         remaining = 0
         for attempt in range(1, self.options.max_cancel_rounds + 1):
             try:
                 remaining = await self.adapter.cancel_all()
+                if remaining == 0:
+                    listed = await self.adapter.open_orders()
+                    if not listed:
+                        return 0
+                    remaining = len(listed)
             except Exception as exc:
                 log.warning("cancel_all failed", extra={"fields": {"attempt": attempt, "error": repr(exc)}})
                 remaining = -1
-            if remaining == 0:
-                listed = await self.adapter.open_orders()
-                if not listed:
-                    return 0
-                remaining = len(listed)
             await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
-        return max(remaining, 0) if remaining >= 0 else len(await self.adapter.open_orders())
+        return remaining
 
     async def _settle(self, exchange_position: Decimal) -> None:
         """Let fills still on their way reach the engine before the summary: a flatten's (its order's end can

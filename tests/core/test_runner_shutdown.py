@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
@@ -134,3 +135,31 @@ def test_a_kill_marker_refuses_the_next_start_and_says_why(tmp_path) -> None:
     assert marker.exists()
     assert check_kill_marker(settings, reset=True) and not marker.exists()
     assert not check_kill_marker(settings, reset=False)
+
+
+class UnreachableExchange(LateFillExchange):
+    """The exchange stops answering as the session ends: every request raises."""
+
+    async def cancel_all(self) -> int:
+        raise ConnectionError("connection refused")
+
+    async def open_orders(self) -> list:
+        raise ConnectionError("connection refused")
+
+    async def position(self) -> Position:
+        raise ConnectionError("connection refused")
+
+
+def test_an_unreachable_exchange_at_exit_still_ends_the_session_and_leaves_the_kill_marker(tmp_path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="mmtool.runner")
+    engine = _killed_engine()
+    marker = tmp_path / ".mmtool-kill"
+    options = RunOptions(flatten_on_kill=True, kill_marker=marker, max_cancel_rounds=2)
+    runner = Runner(engine, UnreachableExchange(fill_after=1), options)  # type: ignore[arg-type]
+    result = asyncio.run(runner.run())
+    assert result.open_orders_at_exit == -1 and not result.shutdown_clean, "unknown, and said so"
+    assert result.exchange_position is None
+    assert marker.exists(), "the next start is stopped until an operator has looked"
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("COULD NOT CONFIRM THAT NO ORDER IS LEFT OPEN") for m in messages)
+    assert "Final position and PnL" in messages
