@@ -7,6 +7,7 @@ from typing import Any, Literal
 import attrs
 
 from mmtool.core.config import ge, gt, le
+from mmtool.plugins.exchanges.hyperliquid.reconcile import FOREIGN_TRIGGERS, SCOPES
 
 #: The REST base URL of each network (the WebSocket is the same host at ``/ws``).
 NETWORK_URLS = {
@@ -76,14 +77,14 @@ class HyperliquidConfig:
     )
     orphan_scope: Literal["asset", "prefix", "none"] = attrs.field(
         default="asset",
-        validator=_one_of(("asset", "prefix", "none")),
+        validator=_one_of(SCOPES),
         metadata=_help(
             "Which unknown open orders to cancel: asset (every order on the asset), prefix (our cloid prefixes), none"
         ),
     )
     foreign_triggers: Literal["keep", "cancel"] = attrs.field(
         default="keep",
-        validator=_one_of(("keep", "cancel")),
+        validator=_one_of(FOREIGN_TRIGGERS),
         metadata=_help(
             "Trigger orders on the asset that are not ours (the owner's stops, take-profits): keep (left in place, "
             "reported) or cancel (like any unknown order under orphan_scope)"
