@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mmtool.core.clock import NS_PER_S
+from mmtool.core.clock import NS_PER_MS, NS_PER_S
 from mmtool.core.errors import ExchangeError
 from mmtool.core.types import OrderStatus, PositionSnapshot
 from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
@@ -206,7 +206,7 @@ class Auditor:
         stamp = status.get("statusTimestamp")
         if grace_ns <= 0 or not isinstance(stamp, int) or isinstance(stamp, bool):
             return False
-        return (self._adapter._now_ms() - stamp) * 1_000_000 < grace_ns
+        return (self._adapter._now_ms() - stamp) * NS_PER_MS < grace_ns
 
     def _report_kept(self, kept: Sequence[ExchangeOrder]) -> None:
         """Remember the foreign trigger orders listed now and log each the first time it is seen: it will move
