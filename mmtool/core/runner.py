@@ -28,6 +28,9 @@ from mmtool.core.types import Action, Event, RiskLevel, Timer
 
 log = logging.getLogger("mmtool.runner")
 
+#: How long a flatten's IOC orders may take to end (seconds of the adapter's clock).
+FLATTEN_TIMEOUT_S = 5.0
+
 
 class RunObserver:
     """Sees everything the runner does, for metrics, journals and live displays; never decides anything.
@@ -387,8 +390,13 @@ class Runner:
         is the exchange's, for at most ``settle_timeout_s`` of the adapter's clock; a difference that remains
         is the summary's to show."""
         engine = self.engine
-        deadline = self.adapter.clock.now_ns() + int(self.options.settle_timeout_s * NS)
-        while engine.position != exchange_position:
+        await self._drain_until(lambda: engine.position == exchange_position, self.options.settle_timeout_s)
+
+    async def _drain_until(self, done: Callable[[], bool], timeout_s: float) -> None:
+        """Handle events (their actions are not sent: the session is ending) until ``done()`` or ``timeout_s`` of
+        the adapter's clock, or the end of the stream."""
+        deadline = self.adapter.clock.now_ns() + int(timeout_s * NS)
+        while not done():
             event = await self._next()
             if event is None or event.ts_local_ns > deadline:
                 break
@@ -401,14 +409,8 @@ class Runner:
             return
         log.warning("Flattening position after kill", extra={"fields": {"position": str(self.engine.position)}})
         await self._submit(actions)
-        deadline = self.adapter.clock.now_ns() + 5 * NS
-        while self.engine.live_orders():
-            event = await self._next()
-            if event is None or event.ts_local_ns > deadline:
-                break
-            self._handle(event)
-            self._watched()
-
+        engine = self.engine
+        await self._drain_until(lambda: not engine.live_orders(), FLATTEN_TIMEOUT_S)
 
 def log_status(engine: Engine) -> None:
     """One status line: mid, spread, position, PnL, fills, risk state."""
