@@ -413,7 +413,7 @@ class OrderManager:
         modify = entry.modify
         entry.acked = True
         entry.place_pending = False
-        if modify is None or not _answers_modify(entry.order, modify, update):
+        if modify is None or not answers_modify(entry.order.price, entry.order.remaining, modify, update):
             self._touch(entry, ts_ns)
             return
         entry.modify = None
@@ -451,10 +451,6 @@ class OrderManager:
         entry.cancel_pending = False
         self._counts["cancel_rejected"] += 1
         self._touch(entry, ts_ns)
-
-
-def _answers_modify(order: Order, modify: Modify, update: OrderUpdate) -> bool:
-    return answers_modify(order.price, order.remaining, modify, update)
 
 
 def answers_modify(price: Decimal, remaining: Decimal, modify: Modify, update: OrderUpdate) -> bool:
