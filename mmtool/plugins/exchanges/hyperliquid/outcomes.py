@@ -47,15 +47,24 @@ class OutcomeResolver:
 
     def emit_status(self, status: Mapping[str, Any], cloid: str) -> OrderUpdate | None:
         """Emit the order update an ``orderStatus`` answer stands for (None when it is malformed)."""
+        update = self._parse(status, cloid)
+        if update is not None:
+            self._route(update)
+        return update
+
+    def _parse(self, status: Mapping[str, Any], cloid: str) -> OrderUpdate | None:
+        """The order update of an ``orderStatus`` answer; None (counted as malformed) when it is not one."""
         adapter = self._adapter
         try:
-            update = messages.order_update(status, adapter.clock.now_ns(), cloid=cloid)
+            return messages.order_update(status, adapter.clock.now_ns(), cloid=cloid)
         except hl_errors.MalformedResponse as exc:
             adapter._emitter.malformed("orderStatus", exc)
             return None
+
+    def _route(self, update: OrderUpdate) -> None:
+        adapter = self._adapter
         if update.asset == adapter.asset:
             adapter._emitter.route(update)
-        return update
 
     async def recover(self, kind: str, items: list[Action], retried: bool) -> None:
         """Find out what became of a batch whose answer was lost; resend only what the exchange never saw."""
@@ -101,8 +110,12 @@ class OutcomeResolver:
         status = await self.order_status(modify.cloid)
         order = status.get("order") if status else None
         if status is not None and status.get("status") == "open" and isinstance(order, Mapping):
-            if self._modify_took(modify, status):
-                self.emit_status(status, modify.cloid)
+            # Judged by value against the order's terms before the modify, by the rule an acknowledgement follows.
+            update = self._parse(status, modify.cloid)
+            local = self._adapter.orders.get(modify.cloid)
+            if update is not None and local is not None and answers_modify(local.price, local.remaining, modify,
+                                                                            update):
+                self._route(update)
             else:
                 emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
                                reason=f"{MODIFY_FAILED_PREFIX} outcome unknown; the order rests unchanged")
@@ -114,18 +127,6 @@ class OutcomeResolver:
             emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
                            reason=f"{MODIFY_FAILED_PREFIX} the exchange does not know the order")
         emitter.release_deferred(modify.new_cloid or modify.cloid)
-
-    def _modify_took(self, modify: Modify, status: Mapping[str, Any]) -> bool:
-        """Whether the open order ``orderStatus`` describes is the modify's result: judged by value against the
-        order's terms before the modify, by the same rule as an acknowledgement (``answers_modify``)."""
-        local = self._adapter.orders.get(modify.cloid)
-        if local is None:
-            return False
-        try:
-            update = messages.order_update(status, 0, cloid=modify.cloid)
-        except hl_errors.MalformedResponse:
-            return False
-        return answers_modify(local.price, local.remaining, modify, update)
 
     async def settle(self, cloids: Sequence[str]) -> None:
         """Ask the exchange what became of orders it would not cancel or modify, and emit their end."""
