@@ -66,9 +66,13 @@ def test_reconnect_resyncs_orders_and_recovers_fills_exactly_once() -> None:
     run(body())
 
 
+#: A dead man's switch refreshed every second with a 5.5 s horizon, for the tests that watch it.
+DEAD_MAN = evolve(QUIET, dead_man_switch=True, dead_man_refresh_secs=1.0, dead_man_horizon_secs=5.5)
+
+
 def test_dead_man_switch_cancels_after_the_loop_stops_and_clears_on_a_clean_exit() -> None:
     async def body() -> None:
-        config = evolve(QUIET, dead_man_switch=True, dead_man_refresh_secs=1.0, dead_man_horizon_secs=5.5)
+        config = DEAD_MAN
         async with exchange() as ex:
             async with adapter(ex, config=config) as clean:
                 await asyncio.sleep(0.2)
@@ -103,7 +107,7 @@ def test_a_refused_clear_at_shutdown_is_tried_again() -> None:
     switch does not fire later for nothing."""
 
     async def body() -> None:
-        config = evolve(QUIET, dead_man_switch=True, dead_man_refresh_secs=1.0, dead_man_horizon_secs=5.5)
+        config = DEAD_MAN
         async with exchange() as ex:
             async with adapter(ex, config=config) as a:
                 await asyncio.sleep(0.2)
