@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -182,3 +183,18 @@ def test_a_duration_that_is_not_positive_is_refused_before_anything_starts(tmp_p
     code, summary, output = run_cli(tmp_path, "--duration", duration)
     assert code == 1 and summary == {}
     assert "--duration must be > 0" in output
+
+
+@pytest.mark.parametrize(("left", "message"), [
+    (-1, "Error: could not confirm that no order is left open at exit: the exchange did not answer"),
+    (2, "Error: 2 orders left open at exit"),
+])
+def test_orders_left_or_unconfirmed_at_exit_end_with_exit_code_1_and_say_which(tmp_path, monkeypatch, left, message):
+    import mmtool.commands.run as run_command
+
+    async def session(*args, **kwargs):
+        return SimpleNamespace(summary={"kill_switch_events": 0, "open_orders_at_exit": left})
+
+    monkeypatch.setattr(run_command, "run_session", session)
+    code, _, output = run_cli(tmp_path, "--duration", "1", "--no-journal")
+    assert code == 1 and message in output
