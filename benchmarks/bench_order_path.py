@@ -9,8 +9,9 @@ synthetic ``l2Book`` and ``trades`` messages, then times, for each new ``l2Book`
 3. group into one batch per kind, build the wire action, take a nonce, sign (EIP-712 over msgpack, secp256k1),
 4. encode the WebSocket ``post`` message: the bytes that go to ``socket.send``.
 
-Acknowledgements are fed back to the engine outside the timed section so that its orders rest and the next
-books lead to modifies, as in live trading. Prints p50 / p99 / max in microseconds for every message and for
+As in the runner, the engine records the batch as in flight (``Engine.commit``) once its bytes are ready, outside
+the timed section. Acknowledgements are fed back to the engine outside the timed section too, so that its
+orders rest and the next books lead to modifies, as in live trading. Prints p50 / p99 / max in microseconds for every message and for
 those that produced a signed batch, and the share of each stage.
 
 With ``--repeat N`` the whole measurement runs N times, each on a fresh adapter and engine, and the last lines
@@ -177,6 +178,7 @@ def run(adapter: HyperliquidAdapter, engine: object, args: argparse.Namespace) -
         t2 = time.perf_counter_ns()
         frames = send_bytes(adapter, actions, i)
         t3 = time.perf_counter_ns()
+        engine.commit()  # the runner's bookkeeping once the batch has left
         total.append(t3 - t0)
         if frames:
             with_batch.append(t3 - t0)

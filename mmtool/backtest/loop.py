@@ -106,6 +106,7 @@ class _Loop:
         actions = engine.handle(event)
         if actions:
             self.exchange.submit_now(actions)
+            engine.commit()
         if isinstance(event, Fill) and engine.portfolio.fills > fills_before:
             price = float(event.price)
             self.markouts.on_fill(MarkoutFill(ts, event.side.sign, price, float(event.size)))
@@ -177,6 +178,7 @@ class _Loop:
     def _submit(self, actions: list[Action]) -> None:
         if actions:
             self.exchange.submit_now(actions)
+            self.engine.commit()
 
 
 def run_backtest(

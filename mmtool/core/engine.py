@@ -137,7 +137,10 @@ class Engine:
         self._estimator_gates = [(e, bool(getattr(type(e), "gates_quoting", False))) for e in self.estimators]
         self.risk = RiskAggregator.from_settings(monitors, ctx.settings.risk)
         self.pretrade = PreTradeChecker(ctx.settings, ctx.rules)
-        self.orders = OrderManager()
+        self._orders = OrderManager()
+        #: The last decision's actions, returned by ``handle`` but not yet recorded as in flight (see ``commit``).
+        self._uncommitted: list[Action] = []
+        self._uncommitted_ns = 0
         self.portfolio = Portfolio(ctx.asset)
         self.cloids = CloidGenerator(cloid_seed)
         self.market = MarketState(ctx.asset)
@@ -174,12 +177,33 @@ class Engine:
         """Our signed position as tracked from deduplicated fills (or adopted from the exchange)."""
         return self.portfolio.position
 
+    @property
+    def orders(self) -> OrderManager:
+        """Our orders, as the exchange answered them and with every returned action in flight."""
+        if self._uncommitted:
+            self.commit()
+        return self._orders
+
     def live_orders(self) -> list[Order]:
         """Every order not yet in a terminal state, in flight or acknowledged."""
         return self.orders.live()
 
+    def commit(self) -> None:
+        """Record the actions the last ``handle`` returned as in flight in the order tracker.
+
+        ``handle`` returns its actions before recording them, so that a driver can send them first and do this
+        bookkeeping after the bytes have left (the runner calls this once the batch is handed to the socket).
+        Whoever does not call it loses nothing: the next call into the engine (``handle``, ``stop``,
+        ``live_orders``, reading ``orders``) records them first, so every decision is the same either way.
+        """
+        actions, self._uncommitted = self._uncommitted, []
+        self._track_sent(actions, self._uncommitted_ns)
+
     def handle(self, event: Event) -> list[Action]:
-        """Process one event and return the actions to send, already checked and registered as in flight."""
+        """Process one event and return the actions to send, already checked (see ``commit`` for when they
+        count as in flight: before anything else reads the orders)."""
+        if self._uncommitted:
+            self.commit()
         self.stats.events += 1
         ts = event.ts_local_ns
         if ts > self.now_ns:
@@ -236,8 +260,8 @@ class Engine:
             return self._on_fill(event)
         if isinstance(event, OrderUpdate):
             self._orders_dirty = True
-            before = self.orders.get(event.cloid)
-            order = self.orders.on_update(event)
+            before = self._orders.get(event.cloid)
+            order = self._orders.on_update(event)
             if order is not None and order.status is OrderStatus.REJECTED and (
                 before is None or before.status is not OrderStatus.REJECTED
             ):
@@ -319,7 +343,7 @@ class Engine:
         if not self.portfolio.on_fill(fill):
             self.stats.duplicate_fills += 1
             return False
-        self.orders.on_fill(fill)
+        self._orders.on_fill(fill)
         self._orders_dirty = True
         log.info(
             "Fill processed",
@@ -436,7 +460,7 @@ class Engine:
         if self._settled and not changed and not self._orders_dirty:
             return []
         self._orders_dirty = False
-        live = self.orders.live()
+        live = self._orders.live()
         actions = reconcile(
             target,
             live,
@@ -445,8 +469,8 @@ class Engine:
             new_cloid=self.cloids.next,
             size_tolerance=self.size_tolerance,
             allow_modify=self.supports_modify,
-            in_flight=self.orders.in_flight_cloids().__contains__,
-            pending_quote=self.orders.pending_quote,
+            in_flight=self._orders.in_flight_cloids().__contains__,
+            pending_quote=self._orders.pending_quote,
         )
         self._settled = not actions
         if not actions:
@@ -465,7 +489,11 @@ class Engine:
             now_ns=self.now_ns,
         )
         self.stats.pretrade_rejects += len(result.rejected)
-        return self._register(list(result.accepted))
+        accepted = list(result.accepted)
+        self._count_sent(accepted)
+        self._uncommitted = accepted
+        self._uncommitted_ns = self.now_ns
+        return accepted
 
     def _risk_state(self, params: MarketParams | None) -> RiskState:
         return RiskState(
@@ -476,7 +504,7 @@ class Engine:
             max_position=self.settings.trading.max_absolute_position_size,
             pnl=self.portfolio.snapshot(self.now_ns),
             last_market_ts_ns=self._last_market_ns,
-            open_orders=self.orders.live_count(),
+            open_orders=self._orders.live_count(),
             # Read-only already (a mapping proxy), so the monitors can share it rather than get a copy.
             values=params.values if params is not None else {},
             rate_limit_errors_ns=tuple(self._rate_limit_ns),
@@ -555,17 +583,32 @@ class Engine:
         ]
 
     def _register(self, actions: list[Action]) -> list[Action]:
-        ts = self.now_ns
+        """Count and record ``actions`` as in flight now (after any decision still to be recorded)."""
+        if self._uncommitted:
+            self.commit()
+        self._count_sent(actions)
+        self._track_sent(actions, self.now_ns)
+        return actions
+
+    def _count_sent(self, actions: list[Action]) -> None:
         if actions:
             self._orders_dirty = True
+        stats = self.stats
         for action in actions:
             if isinstance(action, Place):
-                self.orders.on_place(action, ts)
-                self.stats.orders_placed += 1
+                stats.orders_placed += 1
             elif isinstance(action, Modify):
-                self.orders.on_modify(action, ts)
-                self.stats.orders_modified += 1
+                stats.orders_modified += 1
             else:
-                self.orders.on_cancel(action, ts)
-                self.stats.orders_cancelled += 1
-        return actions
+                stats.orders_cancelled += 1
+
+    def _track_sent(self, actions: list[Action], ts: int) -> None:
+        """Enter the actions in the order tracker, stamped ``ts`` (the time of the decision that made them)."""
+        orders = self._orders
+        for action in actions:
+            if isinstance(action, Place):
+                orders.on_place(action, ts)
+            elif isinstance(action, Modify):
+                orders.on_modify(action, ts)
+            else:
+                orders.on_cancel(action, ts)

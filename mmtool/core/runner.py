@@ -209,6 +209,8 @@ class Runner:
         if self.observers:
             self._notify("on_submit", self.engine, actions)
         await self.adapter.submit(actions)
+        # The batch has left: now the engine records it as in flight (off the order path; see Engine.commit).
+        self.engine.commit()
         if cause is not None and self.result.wall_clock:
             self._order_path(cause)
 

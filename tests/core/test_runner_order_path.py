@@ -103,6 +103,9 @@ class FakeEngine:
     def handle(self, event: Event) -> list[Action]:
         return [Cancel(f"0x{event.ts_local_ns:032x}", "ETH")] if event.ts_local_ns in self.act_on else []
 
+    def commit(self) -> None:
+        pass
+
     def stop(self, now: int) -> list[Action]:
         return []
 

@@ -302,6 +302,42 @@ def test_same_events_same_actions():
     assert session() == session()
 
 
+def test_commit_after_sending_or_never_gives_the_same_decisions():
+    def session(commit: bool) -> tuple[list, list]:
+        engine = make_engine(estimators=[CountingWarmup(1)])
+        out, stamps = [], []
+        ts = NS
+        for i in range(40):
+            ts += NS // 10
+            for event in (book(3500 + (i % 5) * 0.9, ts), trade(ts + 1)):
+                acts = engine.handle(event)
+                if commit:
+                    engine.commit()
+                out += acts
+                out += ack_all(engine, acts, ts + 2)
+        stamps = sorted((o.cloid, o.created_ns) for o in engine.live_orders())
+        return out, stamps
+
+    with_commit, without = session(True), session(False)
+    assert with_commit == without and len(with_commit[0]) > 4
+
+
+def test_actions_count_as_in_flight_before_anything_reads_the_orders_stamped_with_their_decision():
+    engine = make_engine()
+    places = engine.handle(book(3500, NS))
+    assert len(places) == 2 and all(isinstance(a, Place) for a in places)
+    # Not committed yet: reading the orders records them first, in flight since the decision.
+    assert {o.cloid for o in engine.orders.live()} == {p.cloid for p in places}
+    assert all(engine.orders.in_flight(p.cloid) for p in places)
+
+    engine = make_engine()
+    places = engine.handle(book(3500, NS))
+    # stop() at a later time records the decision at its own time, then has nothing acknowledged to cancel.
+    assert engine.stop(5 * NS) == []
+    assert sorted(o.created_ns for o in engine.live_orders()) == [NS, NS]
+    assert engine.stats.orders_placed == 2
+
+
 class SlowEstimator:
     """Publishes a value but is never warm, and does not gate quoting (test double)."""
 
