@@ -11,8 +11,8 @@ synthetic ``l2Book`` and ``trades`` messages, then times, for each new ``l2Book`
 
 As in the runner, the engine records the batch as in flight (``Engine.commit``) once its bytes are ready, outside
 the timed section. Acknowledgements are fed back to the engine outside the timed section too, so that its
-orders rest and the next books lead to modifies, as in live trading. Prints p50 / p99 / max in microseconds for every message and for
-those that produced a signed batch, and the share of each stage.
+orders rest and the next books lead to modifies, as in live trading. Prints p50 / p99 / max in microseconds for
+every message and for those that produced a signed batch, and the share of each stage.
 
 With ``--repeat N`` the whole measurement runs N times, each on a fresh adapter and engine, and the last lines
 give the batch p50 of every run with their median and minimum: on a shared machine other tenants add noise of
