@@ -180,6 +180,11 @@ class RiskMonitor(Protocol):
         """Return a verdict; the aggregate of all monitors is the most severe."""
         ...
 
+    # ``wake_at_ns(state) -> int | None`` is optional, so it is not a protocol member: for a monitor whose verdict
+    # changes with time alone (stale data), the event time (ns) at which it next would if nothing else happened.
+    # The engine publishes the earliest of them (``Engine.next_wake_ns``) and the runner asks an adapter that can
+    # (``wake_at``) for a Timer event then, so the check runs on time rather than at the next periodic Timer.
+
 
 @runtime_checkable
 class ExchangeAdapter(Protocol):
@@ -198,6 +203,11 @@ class ExchangeAdapter(Protocol):
     async def connect(self) -> None:
         """Open connections and load asset metadata."""
         ...
+
+    # ``wake_at(ts_ns: int | None) -> None`` is optional, so it is not a protocol member: emit a Timer event once the
+    # adapter's clock reaches ``ts_ns`` (the latest call wins; None: no wake-up wanted). The runner passes it
+    # ``Engine.next_wake_ns`` after every event. A simulated exchange, whose timers are part of its replayable
+    # event stream, leaves it out.
 
     def events(self) -> AsyncIterator[Event]:
         """Core events as they arrive, in order, with a ``Timer`` event at least every second.

@@ -173,6 +173,12 @@ class Engine:
         return self.risk.killed
 
     @property
+    def next_wake_ns(self) -> int | None:
+        """When (event time, ns) a risk check would change its verdict with time alone (stale market data), as
+        of the last decision; None when none would. A live driver asks its adapter for a Timer event then."""
+        return self.risk.wake_at_ns
+
+    @property
     def position(self) -> Decimal:
         """Our signed position as tracked from deduplicated fills (or adopted from the exchange)."""
         return self.portfolio.position

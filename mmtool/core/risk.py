@@ -76,6 +76,15 @@ class RiskAggregator:
         self._levels: dict[int, RiskLevel] = {}
         self._failed: set[int] = set()
         self._mode = RiskLevel.OK
+        #: Monitors with the optional ``wake_at_ns`` (see :class:`~mmtool.core.components.RiskMonitor`).
+        self._wakers = tuple(
+            (index, waker) for index, m in enumerate(self.monitors)
+            if callable(waker := getattr(m, "wake_at_ns", None))
+        )
+        self._failed_wakers: set[int] = set()
+        #: The earliest time (event ns) at which a monitor's verdict changes with time alone, after the last
+        #: :meth:`evaluate`; None when no monitor expects one or once killed.
+        self.wake_at_ns: int | None = None
 
     @classmethod
     def from_settings(cls, monitors: Sequence[RiskMonitor], risk: RiskConfig) -> RiskAggregator:
@@ -90,6 +99,7 @@ class RiskAggregator:
     def evaluate(self, state: RiskState) -> Verdict:
         """Run every monitor on ``state`` and return the most severe verdict (the latched kill once killed)."""
         if self._latched is not None:
+            self.wake_at_ns = None
             return self._latched
         worst: Verdict | None = None
         levels = self._levels
@@ -107,6 +117,8 @@ class RiskAggregator:
             self._latch(worst, state.ts_ns)
         else:
             self._log_mode(worst)
+            if self._wakers:
+                self.wake_at_ns = self._next_wake(state)
         return worst
 
     def kill(self, reason: str, figures: Mapping[str, float], ts_ns: int) -> None:
@@ -137,6 +149,24 @@ class RiskAggregator:
         return 1.0
 
     # ------------------------------------------------------------------------------------------- internals
+
+    def _next_wake(self, state: RiskState) -> int | None:
+        """The earliest ``wake_at_ns`` after ``state.ts_ns``. One that raises only loses its wake-up (its
+        ``check`` still runs every event): logged once, counted in ``errors``."""
+        wake: int | None = None
+        for index, waker in self._wakers:
+            try:
+                at = waker(state)
+            except Exception:
+                self.errors += 1
+                if index not in self._failed_wakers:
+                    self._failed_wakers.add(index)
+                    log.exception("Risk monitor %s (%s) raised in wake_at_ns; it gets no wake-up",
+                                  self._names[index], _plugin_class(self.monitors[index]))
+                continue
+            if at is not None and at > state.ts_ns and (wake is None or at < wake):
+                wake = at
+        return wake
 
     def _check(self, index: int, monitor: RiskMonitor, state: RiskState) -> Verdict:
         name = self._names[index]
@@ -187,6 +217,7 @@ class RiskAggregator:
 
     def _latch(self, verdict: Verdict, ts_ns: int) -> None:
         self._latched = verdict
+        self.wake_at_ns = None
         self._mode = RiskLevel.KILL
         self.kill_events.append(KillEvent(ts_ns, verdict.monitor, verdict.reason, verdict.figures))
         log.error(

@@ -129,6 +129,9 @@ class Runner:
         self._keep_latencies = keep_latencies
         stamps = getattr(adapter, "sent_stamps", None)
         self._sent_stamps: Callable[[], Sequence[int]] | None = stamps if callable(stamps) else None
+        wake_at = getattr(adapter, "wake_at", None)
+        #: The adapter's optional wake-up (see ExchangeAdapter), told of ``Engine.next_wake_ns`` after each event.
+        self._wake_at: Callable[[int | None], None] | None = wake_at if callable(wake_at) else None
         self._events: AsyncIterator[Event] | None = None
 
     def request_stop(self, reason: str) -> None:
@@ -191,6 +194,9 @@ class Runner:
         latency = time.perf_counter_ns() - t0
         if len(self.result.latencies_ns) < self._keep_latencies:
             self.result.latencies_ns.append(latency)
+        if self._wake_at is not None:
+            # A time-based risk check (stale data) then runs when it is due, not at the next periodic Timer.
+            self._wake_at(self.engine.next_wake_ns)
         if self.observers:
             self._notify("on_event", self.engine, event, actions, latency, before_send=True)
             self._watch = (event, actions, latency)

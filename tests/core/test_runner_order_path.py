@@ -245,3 +245,33 @@ def test_the_built_in_watchers_are_told_after_the_send_and_the_journal_before() 
     assert RunObserver.before_send is True  # a third party's observer keeps the write-ahead position
     for watcher in (MetricsObserver, AlertWatcher, AttributionObserver, LiveStatus):
         assert watcher.before_send is False, watcher.__name__
+
+
+class WakingEngine(FakeEngine):
+    """Asks to be woken 5 s after each event's time (as stale data would), as of its last decision."""
+
+    next_wake_ns: int | None = None
+
+    def handle(self, event: Event) -> list[Action]:
+        self.next_wake_ns = event.ts_local_ns + 5_000_000_000
+        return super().handle(event)
+
+
+class WakingAdapter(FakeAdapter):
+    """Records the wake-ups asked for."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.wakes: list[int | None] = []
+
+    def wake_at(self, ts_ns: int | None) -> None:
+        self.wakes.append(ts_ns)
+
+
+def test_the_runner_passes_the_engines_next_wake_up_to_an_adapter_that_can_wake_it() -> None:
+    events = timers(0, 1_000, 2_000)
+    adapter = WakingAdapter(SteppedWallClock(), events)
+    run(WakingEngine(set()), adapter)
+    assert adapter.wakes[:3] == [e.ts_local_ns + 5_000_000_000 for e in events], "after every event, in order"
+    # An adapter without wake_at is left alone (the FakeAdapter of the other tests has none).
+    run(WakingEngine(set()), FakeAdapter(SteppedWallClock(), events))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from decimal import Decimal
 
 import attrs
@@ -386,3 +387,21 @@ def test_requote_tolerance_widens_max_bps_diff_while_the_rate_budget_is_scarce()
     assert len(moved) == 2 and all(isinstance(a, Modify) for a in moved)
     engine.handle(RequoteTolerance(float("nan"), 7 * NS, 7 * NS))
     assert engine.tolerance_multiplier == 1.0
+
+
+def test_next_wake_is_when_stale_data_would_warn_then_kill():
+    from mmtool.plugins.risk_monitors.market import StaleData
+
+    settings = Settings()
+    stale = StaleData.from_config(StaleData.Config(), ComponentContext("ETH", RULES, settings))
+    engine = make_engine(monitors=[stale])
+    assert engine.next_wake_ns is None, "nothing to wait for before market data"
+    engine.handle(book(3500, NS))
+    warn_at = NS + math.ceil(settings.risk.warn_fraction * settings.risk.stale_data_secs * NS)
+    assert engine.next_wake_ns == warn_at
+    engine.handle(Timer(warn_at, warn_at))
+    assert engine.verdict.level is RiskLevel.WARN
+    kill_at = NS + round(settings.risk.stale_data_secs * NS)
+    assert engine.next_wake_ns == kill_at
+    engine.handle(Timer(kill_at, kill_at))
+    assert engine.killed and engine.next_wake_ns is None

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from decimal import Decimal
 from pathlib import Path
 
 from hla_helpers import KEY, account, exchange, open_cloids, run, server_position
 
-from mmtool.plugins.exchanges.hlserver.config import FaultConfig
+from mmtool.plugins.exchanges.hlserver.config import FaultConfig, StallWindow
 from mmtool.plugins.exchanges.hyperliquid.signing import Signer
 
 MMTOOL = str(Path(sys.executable).with_name("mmtool"))
@@ -59,5 +60,39 @@ def test_glft_ladder_session_survives_socket_drops_and_matches_the_exchange(tmp_
             assert KEY[2:] not in log, "the key is never logged"
             assert Signer(KEY).address in log, "the signing address is logged at start"
             assert account(ex, user).scheduled_cancel_ms is None, "dead man's switch cleared on a clean exit"
+
+    run(body())
+
+
+def test_stale_market_data_kills_at_its_limit_not_at_the_next_periodic_timer(tmp_path: Path) -> None:
+    """The market data stalls; the adapter wakes the engine when the stale-data limit is due, so the kill's
+    figure (the data's age) is the limit itself, where the periodic 1 s timer alone would give up to 1 s more."""
+    limit = 1.5
+
+    async def body() -> None:
+        async with exchange(faults=FaultConfig(stall_book=(StallWindow(6.0, 30.0),))) as ex:
+            (tmp_path / "market_maker.toml").write_text(
+                f"[risk]\nstale_data_secs = {limit}\n"
+                "[plugins.hyperliquid]\n"
+                f'nonce_state_path = "{tmp_path}/nonce-{{address}}.json"\n'
+                "timer_interval_secs = 1.0\n"
+            )
+            env = {**os.environ, "HYPERLIQUID_PRIVATE_KEY": KEY, "HOME": str(tmp_path)}
+            env.pop("HYPERLIQUID_KEY_FILE", None)
+            proc = await asyncio.create_subprocess_exec(
+                MMTOOL, "--log-level", "INFO", "--log-format", "compact", "run", "--config",
+                str(tmp_path / "market_maker.toml"), "--network", "localhost", "--base-url", ex.url,
+                "--strategy", "glft-ladder", "--duration", "25", "--summary-json", str(tmp_path / "summary.json"),
+                "--no-journal", "--no-live",
+                cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )
+            out, _ = await asyncio.wait_for(proc.communicate(), 60)
+            log = out.decode()
+            summary = json.loads((tmp_path / "summary.json").read_text())
+            assert summary["kill_switch_reasons"] == ["stale-data: market data is stale"], log[-3000:]
+            kill = next(line for line in log.splitlines() if "KILL SWITCH TRIGGERED" in line)
+            age = float(re.search(r"value=([0-9.]+)", kill).group(1))
+            assert limit <= age < limit + 0.25, kill
+            assert summary["open_orders_at_exit"] == 0
 
     run(body())

@@ -204,3 +204,53 @@ def test_format_figures_keeps_nanosecond_timestamps_whole():
     assert format_figures({"value": 0.5, "limit": 12345.678, "resume_at_ns": 1_700_000_000_000_000_000.0}) == (
         "value=0.5 limit=12345.678 resume_at_ns=1700000000000000000"
     )
+
+
+class Waking(Scripted):
+    """A scripted monitor that asks to be woken at a set time (or raises when asked, with ``at="raise"``)."""
+
+    def __init__(self, name: str, at) -> None:
+        super().__init__(name)
+        self.at = at
+
+    def wake_at_ns(self, state):
+        if self.at == "raise":
+            raise RuntimeError("bug")
+        return self.at
+
+
+def test_wake_up_is_the_earliest_future_time_any_monitor_asks_for(make_state, caplog):
+    state = make_state(ts_ns=100 * NS)
+    monitors = [Scripted("plain"), Waking("late", 107 * NS), Waking("early", 103 * NS), Waking("none", None),
+                Waking("past", 100 * NS)]
+    agg = RiskAggregator(monitors)
+    agg.evaluate(state)
+    assert agg.wake_at_ns == 103 * NS, "no wake-up at or before the state's own time"
+    assert RiskAggregator([Scripted("plain"), Waking("none", None)]).evaluate(state) is not None
+    no_wakers = RiskAggregator([Scripted("plain")])
+    no_wakers.evaluate(state)
+    assert no_wakers.wake_at_ns is None
+
+    # A monitor that raises when asked loses its wake-up only: counted, logged once, the others still count.
+    broken = RiskAggregator([Waking("broken", "raise"), Waking("early", 103 * NS)])
+    with caplog.at_level(logging.ERROR, logger="mmtool.risk"):
+        assert broken.evaluate(state).level is RiskLevel.OK
+        broken.evaluate(state)
+    assert broken.wake_at_ns == 103 * NS and broken.errors == 2
+    assert sum("raised in wake_at_ns" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_no_wake_up_once_killed(make_state):
+    kill = Waking("kill", 103 * NS)
+    agg = RiskAggregator([kill, Waking("early", 102 * NS)])
+    agg.evaluate(make_state(ts_ns=100 * NS))
+    assert agg.wake_at_ns == 102 * NS
+    kill.level = RiskLevel.KILL
+    agg.evaluate(make_state(ts_ns=101 * NS))
+    assert agg.killed and agg.wake_at_ns is None
+    agg.reset(105 * NS)
+    kill.level = RiskLevel.OK
+    agg.evaluate(make_state(ts_ns=101 * NS))
+    assert agg.wake_at_ns == 102 * NS
+    agg.kill("operator", {}, 101 * NS)
+    assert agg.wake_at_ns is None

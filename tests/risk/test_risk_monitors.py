@@ -148,6 +148,30 @@ def test_stale_data_fires_after_the_limit(make_ctx, make_state, age_ns, level):
 def test_stale_data_is_silent_before_the_first_market_event(make_ctx, make_state):
     verdict = build(StaleData, make_ctx).check(make_state(ts_ns=10_000 * NS, last_market_ts_ns=0))
     assert verdict.level is OK
+    assert build(StaleData, make_ctx).wake_at_ns(make_state(ts_ns=10_000 * NS, last_market_ts_ns=0)) is None
+
+
+@pytest.mark.parametrize("warn_fraction", [0.8, 0.7, 1 / 3, 1.0])
+@pytest.mark.parametrize("limit_secs", [5.0, 1.5, 0.123456789])
+def test_stale_data_wakes_when_its_verdict_changes_warning_then_kill(make_ctx, make_state, warn_fraction, limit_secs):
+    monitor = build(StaleData, make_ctx, risk={"stale_data_secs": limit_secs, "warn_fraction": warn_fraction})
+    last = 100 * NS
+
+    def level(ts: int) -> RiskLevel:
+        return monitor.check(make_state(ts_ns=ts, last_market_ts_ns=last)).level
+
+    ts = last
+    seen = [level(ts)]
+    while True:
+        wake = monitor.wake_at_ns(make_state(ts_ns=ts, last_market_ts_ns=last))
+        if wake is None:
+            break
+        # The verdict is the same until the wake-up and changes at it: the earliest time it can change.
+        assert wake > ts and level(wake - 1) is seen[-1] and level(wake) is not seen[-1]
+        ts = wake
+        seen.append(level(ts))
+    assert seen[0] is OK and seen[-1] is KILL
+    assert ts == last + monitor.limit_ns
 
 
 # --------------------------------------------------------------------------------------------------- cascade

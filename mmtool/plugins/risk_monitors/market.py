@@ -5,6 +5,7 @@ Each reads its limit from ``[risk]``; its ``[plugins.<name>]`` table may overrid
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import attrs
@@ -64,6 +65,24 @@ class StaleData:
         if age_ns >= self.warn_fraction * self.limit_ns:
             return Verdict(RiskLevel.WARN, NEAR_LIMIT, figures, self.name)
         return Verdict(RiskLevel.OK, "", figures, self.name)
+
+    def wake_at_ns(self, state: RiskState) -> int | None:
+        """When the verdict next changes if no market data arrives: the warning, then the kill (event time, ns).
+
+        So an adapter that can wake the engine at a given time makes the kill fire at the limit itself, not at
+        the next periodic timer (up to a second later). None before the first market event and once stale.
+        """
+        last = state.last_market_ts_ns
+        if last <= 0:
+            return None
+        age_ns = state.ts_ns - last
+        # ``check`` warns at age >= warn_fraction * limit: for an integer age, the same as age >= ceil(...).
+        warn_ns = math.ceil(self.warn_fraction * self.limit_ns)
+        if age_ns < warn_ns:
+            return last + warn_ns
+        if age_ns < self.limit_ns:
+            return last + self.limit_ns
+        return None
 
 
 class Cascade:

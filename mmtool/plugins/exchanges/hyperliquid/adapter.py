@@ -48,6 +48,7 @@ from mmtool.core.clock import NS_PER_MS, Clock, WallClock
 from mmtool.core.errors import ConfigError, ExchangeError
 from mmtool.core.rounding import AssetRules
 from mmtool.core.types import Action, Event, Fill, Order, OrderStatus, Position, RequoteTolerance, Timer
+from mmtool.core.wakeup import WakeUp
 from mmtool.plugins.exchanges.hyperliquid.account import Account
 from mmtool.plugins.exchanges.hyperliquid.audit import Auditor
 from mmtool.plugins.exchanges.hyperliquid.config import NETWORK_URLS, HyperliquidConfig
@@ -159,6 +160,8 @@ class HyperliquidAdapter:
         self.mid: Decimal | None = None
         self.asset_ctx: Mapping[str, Any] = {}
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        #: A Timer when the engine next needs one (see :meth:`wake_at`).
+        self._wakeup = WakeUp(self.clock, self._queue.put_nowait)
         self._ws: WsConnection | None = None
         self._connected = False
         self._closing = False
@@ -297,6 +300,15 @@ class HyperliquidAdapter:
         """Sign and send the actions as one batch per kind (cancels, modifies, places); answers come as events."""
         await self._outbound.submit(actions)
 
+    def wake_at(self, ts_ns: int | None) -> None:
+        """Emit a Timer event when the clock reaches ``ts_ns`` (the latest call wins; None: none wanted).
+
+        The runner passes ``Engine.next_wake_ns`` after every event, so a stale-data kill fires at its limit
+        rather than at the next periodic Timer (up to ``timer_interval_secs`` later).
+        """
+        if not self._closing:
+            self._wakeup.at(ts_ns)
+
     def sent_stamps(self) -> list[int]:
         """When each signed batch of the latest ``submit`` was handed to the socket (or REST), on this clock (ns).
 
@@ -359,6 +371,7 @@ class HyperliquidAdapter:
             return
         self._closing = True
         self._connected = False
+        self._wakeup.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
