@@ -26,6 +26,7 @@ from mmtool.plugins.exchanges.hyperliquid.ratelimit import (
     RateLimits,
     action_weight,
     info_weight,
+    tolerance_step,
 )
 from mmtool.plugins.exchanges.hyperliquid.reconcile import ExchangeOrder, audit_orders, claims
 from mmtool.plugins.exchanges.hyperliquid.state import FillLedger, OrderRegistry
@@ -210,3 +211,17 @@ def test_address_budget_and_tolerance_multiplier() -> None:
     fresh = RateLimits(IpWeights(100, clock=lambda: 0.0), AddressBudget(), low_water=1000, ip_low_share=0.5)
     fresh.ip.spend(75)
     assert abs(fresh.tolerance_multiplier() - (1 + 3 * 0.5)) < 1e-9
+
+
+def test_the_announced_tolerance_moves_in_quarter_steps_with_hysteresis() -> None:
+    # A budget spent and refilled at the same pace keeps the raw multiplier near a midpoint (1.125): the
+    # tolerance stays put instead of flipping between x1.00 and x1.25 every few seconds.
+    current, changes = 1.0, 0
+    for raw in [1.10, 1.15, 1.12, 1.17, 1.08, 1.13] * 5:
+        wanted = tolerance_step(current, raw)
+        changes += wanted != current
+        current = wanted
+    assert current == 1.0 and changes == 0
+    assert tolerance_step(1.0, 1.19) == 1.25, "three quarters of a step past it, it moves to the nearest step"
+    assert tolerance_step(1.25, 1.08) == 1.25 and tolerance_step(1.25, 1.06) == 1.0
+    assert tolerance_step(1.0, 3.9) == 4.0 and tolerance_step(4.0, 1.0) == 1.0, "a big move goes all the way"

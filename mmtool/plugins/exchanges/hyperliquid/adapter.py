@@ -58,7 +58,7 @@ from mmtool.plugins.exchanges.hyperliquid.feed import Feed
 from mmtool.plugins.exchanges.hyperliquid.nonce import NonceManager
 from mmtool.plugins.exchanges.hyperliquid.outbound import Outbound
 from mmtool.plugins.exchanges.hyperliquid.outcomes import OutcomeResolver
-from mmtool.plugins.exchanges.hyperliquid.ratelimit import AddressBudget, IpWeights, RateLimits
+from mmtool.plugins.exchanges.hyperliquid.ratelimit import AddressBudget, IpWeights, RateLimits, tolerance_step
 from mmtool.plugins.exchanges.hyperliquid.rest import RestClient
 from mmtool.plugins.exchanges.hyperliquid.signing import Signer, address_to_bytes
 from mmtool.plugins.exchanges.hyperliquid.state import FillLedger, OrderRegistry
@@ -424,14 +424,14 @@ class HyperliquidAdapter:
         while True:
             await asyncio.sleep(self.config.timer_interval_secs)
             now = self.clock.now_ns()
-            # Quantised so the engine hears of real changes in budget pressure, not of every request spent.
-            wanted = round(self.tolerance_multiplier() * 4.0) / 4.0
+            wanted = tolerance_step(sent, self.tolerance_multiplier())
             if wanted != sent:
+                # Both budgets, since either can be the one that is short. Scarcer is a warning; easing is news.
+                level = logging.WARNING if wanted > sent else logging.INFO
                 sent = wanted
-                # Both budgets, since either can be the one that is short.
-                log.warning("Rate budget: requote tolerance x%.2f", wanted,
-                            extra={"fields": {"address_headroom": self.budget_headroom,
-                                              "ip_weight_free": round(self.limits.ip.headroom, 3)}})
+                log.log(level, "Rate budget: requote tolerance x%.2f", wanted,
+                        extra={"fields": {"address_headroom": self.budget_headroom,
+                                          "ip_weight_free": round(self.limits.ip.headroom, 3)}})
                 self._queue.put_nowait(RequoteTolerance(wanted, now, now))
             self._queue.put_nowait(Timer(now, now))
 

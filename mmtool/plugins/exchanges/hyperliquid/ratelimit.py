@@ -160,3 +160,21 @@ class RateLimits:
             pressure = max(pressure, 1.0 - self.ip.headroom / self.ip_low_share)
         pressure = min(max(pressure, 0.0), 1.0)
         return 1.0 + (self.max_multiplier - 1.0) * pressure
+
+
+#: The requote tolerance the engine hears of moves in steps of this much...
+TOLERANCE_STEP = 0.25
+#: ...and only once the budget's multiplier is this many steps away from the one in force (hysteresis).
+TOLERANCE_HYSTERESIS = 0.75
+
+
+def tolerance_step(current: float, raw: float) -> float:
+    """The tolerance multiplier to announce, given the one in force and the budget's ``raw`` multiplier.
+
+    Quantised to :data:`TOLERANCE_STEP` so the engine hears of real changes in budget pressure, not of every
+    request spent; and with hysteresis, so a multiplier hovering at the midpoint between two steps (a budget
+    spent and refilled at the same pace) does not flip the tolerance, and log it, every few seconds.
+    """
+    if abs(raw - current) < TOLERANCE_HYSTERESIS * TOLERANCE_STEP:
+        return current
+    return round(raw / TOLERANCE_STEP) * TOLERANCE_STEP
