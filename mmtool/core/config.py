@@ -322,6 +322,14 @@ class JournalConfig:
         validator=attrs.validators.in_(("normal", "full")),
         metadata=_help("SQLite synchronous mode: normal survives a process crash, full also a power loss"),
     )
+    checkpoint_secs: float = attrs.field(
+        default=10.0,
+        validator=ge(0),
+        metadata=_help(
+            "A background thread copies the write-ahead log into the file this often, seconds, so its disk syncs "
+            "never delay an order; 0: SQLite does it during commits"
+        ),
+    )
 
 
 @attrs.frozen

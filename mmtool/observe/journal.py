@@ -38,6 +38,7 @@ from mmtool.core.rounding import to_decimal
 from mmtool.core.runner import RunObserver
 from mmtool.core.summary import build_summary
 from mmtool.core.types import Cancel, Fill, Funding, Modify, OrderUpdate, Place, Side
+from mmtool.observe.checkpoint import Checkpointer
 
 if TYPE_CHECKING:
     from mmtool.core.components import ExchangeAdapter
@@ -188,7 +189,12 @@ class Recovery:
 class Journal:
     """One open journal file, held by one run at a time (an advisory lock next to it says which)."""
 
-    def __init__(self, path: Path, *, synchronous: str = "normal") -> None:
+    def __init__(self, path: Path, *, synchronous: str = "normal", checkpoint_secs: float = 0.0) -> None:
+        """Open (or create) the journal at ``path`` and lock it for this process.
+
+        :param checkpoint_secs: when > 0, SQLite's automatic checkpoints (run inside a commit, with their disk
+            syncs) are off and a background thread checkpoints this often instead (see :mod:`.checkpoint`).
+        """
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(f"{path}.lock", "w")  # noqa: SIM115  (held for the journal's lifetime)
@@ -199,14 +205,19 @@ class Journal:
             raise JournalError(f"the journal {path} is in use by another mmtool run") from exc
         try:
             self.conn = connect(path, synchronous=synchronous)
+            if checkpoint_secs > 0:
+                self.conn.execute("PRAGMA wal_autocheckpoint=0")
         except BaseException:
             self._release()
             raise
+        self.checkpointer = Checkpointer(path, checkpoint_secs) if checkpoint_secs > 0 else None
         self.session_id: int | None = None
         self.venue = ""
 
     def close(self) -> None:
-        """Commit, close the database and release the lock."""
+        """Stop the checkpoints, commit, close the database (SQLite copies the log back) and release the lock."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         with contextlib.suppress(sqlite3.Error):
             self.conn.commit()
             self.conn.close()

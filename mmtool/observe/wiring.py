@@ -169,4 +169,4 @@ def _open_journal(settings: Settings, journal_file: Path | None, enabled: bool |
         if not on and not enabled:
             return None
         journal_file = journal_path(config.path, settings.network.name, settings.trading.asset)
-    return Journal(journal_file, synchronous=config.synchronous)
+    return Journal(journal_file, synchronous=config.synchronous, checkpoint_secs=config.checkpoint_secs)

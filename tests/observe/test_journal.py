@@ -22,6 +22,7 @@ from mmtool.core.types import Fill, Liquidity, Place, Position, Side, Tif, Trigg
 from mmtool.observe.hub import ObserveHub
 from mmtool.observe.journal import Journal, JournalError, JournalObserver, connect, recover
 from mmtool.observe.report import build_report
+from mmtool.observe.wiring import _open_journal
 
 from .conftest import Observed
 
@@ -225,3 +226,43 @@ def test_a_journal_from_before_trigger_orders_gains_the_column(tmp_path: Path) -
     assert "trigger" in columns
     assert conn.execute("SELECT cloid, trigger FROM actions").fetchone()[:] == ("c", None)
     conn.close()
+
+
+def test_background_checkpoints_copy_the_log_back_off_the_commit_path(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, checkpoint_secs=0.05)
+    assert journal.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0, "no checkpoint inside a commit"
+    assert journal.checkpointer is not None
+    journal.open_session(network="testnet", asset="ETH", strategy="glft", seed=None, started_ns=0,
+                         start_position=Decimal(0), start_entry=Decimal("3500"), adverse_horizon_s=5.0,
+                         capital_usd=1000.0)
+    before = path.stat().st_size
+    runs = journal.checkpointer.runs
+    for i in range(300):
+        journal.add_fill(fill(f"t{i}"), mid=Decimal("3500"), position_after=Decimal("0.1"))
+        journal.commit()
+    assert path.stat().st_size == before, "the commits only appended to the log"
+    deadline = threading.Event()
+    for _ in range(100):
+        if journal.checkpointer.runs >= runs + 2:
+            break
+        deadline.wait(0.05)
+    assert path.stat().st_size > before, "the background thread copied the log into the file"
+    assert journal.checkpointer.errors == 0
+    thread = journal.checkpointer._thread
+    journal.close()
+    assert not thread.is_alive()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM fills").fetchone()[0] == 300
+
+
+def test_without_checkpoint_secs_sqlite_checkpoints_as_usual(tmp_path: Path) -> None:
+    journal = open_journal(tmp_path / "j.sqlite")
+    assert journal.checkpointer is None
+    assert journal.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    journal.close()
+    # A run's journal checkpoints in the background by default.
+    run_journal = _open_journal(load_settings(None, overrides={}), tmp_path / "run.sqlite", True)
+    assert run_journal is not None and run_journal.checkpointer is not None
+    assert run_journal.checkpointer.interval_s == 10.0
+    run_journal.close()
