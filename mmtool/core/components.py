@@ -149,6 +149,10 @@ class Estimator(Protocol):
     name: ClassVar[str]
     # ``gates_quoting: ClassVar[bool] = True`` is optional (absent means False), so it is not a protocol
     # member: ``isinstance(x, Estimator)`` must keep accepting estimators that do not set it.
+    # ``after_decision(self) -> None`` is optional too: heavy work an event made due (a periodic refit) that can
+    # wait until the event's decision has been sent. The engine calls it from ``Engine.commit()``, which the runner
+    # calls once the decision's batch has left, or else before the next event, so its result first counts for the
+    # next event's decision, whoever drives the engine.
 
     @classmethod
     def from_config(cls, config: Any, ctx: ComponentContext) -> Estimator: ...

@@ -140,6 +140,9 @@ class Engine:
         self._orders = OrderManager()
         #: The last decision's actions, returned by ``handle`` but not yet recorded as in flight (see ``commit``).
         self._uncommitted: list[Action] = []
+        #: Estimators' optional work after the decision (see ``Estimator``), due once an event reached them.
+        self._after = [(e, hook) for e in self.estimators if callable(hook := getattr(e, "after_decision", None))]
+        self._after_due = False
         self._uncommitted_ns = 0
         self.portfolio = Portfolio(ctx.asset)
         self.cloids = CloidGenerator(cloid_seed)
@@ -195,20 +198,29 @@ class Engine:
         return self.orders.live()
 
     def commit(self) -> None:
-        """Record the actions the last ``handle`` returned as in flight in the order tracker.
+        """Finish the last event off the order path: record its actions as in flight, then run the estimators'
+        ``after_decision`` work (a periodic refit) that the event made due.
 
-        ``handle`` returns its actions before recording them, so that a driver can send them first and do this
-        bookkeeping after the bytes have left (the runner calls this once the batch is handed to the socket).
-        Whoever does not call it loses nothing: the next call into the engine (``handle``, ``stop``,
-        ``live_orders``, reading ``orders``) records them first, so every decision is the same either way.
+        ``handle`` returns its actions before doing either, so that a driver can send them first (the runner calls
+        this once the batch is handed to the socket, and after every event). Whoever does not call it loses
+        nothing: the next call into the engine (``handle``, ``stop``, ``live_orders``, reading ``orders``) does it
+        first, so every decision is the same either way.
         """
-        actions, self._uncommitted = self._uncommitted, []
-        self._track_sent(actions, self._uncommitted_ns)
+        if self._uncommitted:
+            actions, self._uncommitted = self._uncommitted, []
+            self._track_sent(actions, self._uncommitted_ns)
+        if self._after_due:
+            self._after_due = False
+            for est, hook in self._after:
+                try:
+                    hook()
+                except Exception as exc:  # as in on_event: a broken plugin kills, it does not stop the loop
+                    self._component_failed(est, "after_decision", exc)
 
     def handle(self, event: Event) -> list[Action]:
         """Process one event and return the actions to send, already checked (see ``commit`` for when they
         count as in flight: before anything else reads the orders)."""
-        if self._uncommitted:
+        if self._uncommitted or self._after_due:
             self.commit()
         self.stats.events += 1
         ts = event.ts_local_ns
@@ -217,6 +229,7 @@ class Engine:
         if not self._track(event):
             return []
         self._update_estimators(event)
+        self._after_due = bool(self._after)
         return self._decide()
 
     def stop(self, ts_ns: int) -> list[Action]:

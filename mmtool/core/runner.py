@@ -265,6 +265,8 @@ class Runner:
             actions = self._handle(event)
             if actions:
                 await self._submit(actions, event)
+            # The event's deferred work (an estimator's refit) now, after its batch left, not before the next one.
+            self.engine.commit()
             self._watched()
             now = event.ts_local_ns
             if self.engine.killed:

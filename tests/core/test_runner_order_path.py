@@ -99,12 +99,13 @@ class FakeEngine:
         self.risk = SimpleNamespace(kill_events=[])
         zero = SimpleNamespace(realized=0.0, unrealized=0.0, fees=0.0, total=0.0)
         self.portfolio = SimpleNamespace(snapshot=lambda now: zero)
+        self.commits = 0
 
     def handle(self, event: Event) -> list[Action]:
         return [Cancel(f"0x{event.ts_local_ns:032x}", "ETH")] if event.ts_local_ns in self.act_on else []
 
     def commit(self) -> None:
-        pass
+        self.commits += 1
 
     def stop(self, now: int) -> list[Action]:
         return []
@@ -271,7 +272,9 @@ class WakingAdapter(FakeAdapter):
 def test_the_runner_passes_the_engines_next_wake_up_to_an_adapter_that_can_wake_it() -> None:
     events = timers(0, 1_000, 2_000)
     adapter = WakingAdapter(SteppedWallClock(), events)
-    run(WakingEngine(set()), adapter)
+    engine = WakingEngine(set())
+    run(engine, adapter)
+    assert engine.commits >= len(events), "the runner finishes every event (after-decision work) at once"
     assert adapter.wakes[:3] == [e.ts_local_ns + 5_000_000_000 for e in events], "after every event, in order"
     # An adapter without wake_at is left alone (the FakeAdapter of the other tests has none).
     run(WakingEngine(set()), FakeAdapter(SteppedWallClock(), events))

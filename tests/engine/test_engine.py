@@ -405,3 +405,56 @@ def test_next_wake_is_when_stale_data_would_warn_then_kill():
     assert engine.next_wake_ns == kill_at
     engine.handle(Timer(kill_at, kill_at))
     assert engine.killed and engine.next_wake_ns is None
+
+
+class Deferring:
+    """Records when the engine calls it: events, the decision's read of its values, and its after-decision work."""
+
+    name = "deferring"
+
+    def __init__(self, raise_after: bool = False) -> None:
+        self.calls: list[str] = []
+        self.raise_after = raise_after
+
+    def on_event(self, event, market) -> None:
+        self.calls.append(f"event@{event.ts_local_ns // NS}")
+
+    def values(self):
+        self.calls.append("values")
+        return {}
+
+    def after_decision(self) -> None:
+        self.calls.append("after")
+        if self.raise_after:
+            raise RuntimeError("boom")
+
+    warmed_up = True
+
+
+def test_after_decision_work_runs_after_the_decision_and_before_the_next_event_with_or_without_commit():
+    committed, lazy = Deferring(), Deferring()
+    for est, commit in ((committed, True), (lazy, False)):
+        engine = make_engine(estimators=[est])
+        for s in (1, 2, 3):
+            engine.handle(book(3500, s * NS))
+            assert est.calls[-1] == "values", "the decision read the values before any after-decision work"
+            if commit:
+                engine.commit()
+                assert est.calls[-1] == "after"
+    assert committed.calls == ["event@1", "values", "after", "event@2", "values", "after", "event@3", "values",
+                               "after"]
+    assert lazy.calls == committed.calls[:-1], "the same order; the last one waits for the next call"
+    # An event the engine skips reaches no estimator and makes nothing due.
+    engine = make_engine(estimators=[Deferring()])
+    engine.handle(book(3500, NS, spread=-0.2))
+    engine.commit()
+    assert engine.estimators[0].calls == []
+
+
+def test_after_decision_that_raises_fires_the_kill_switch(caplog):
+    engine = make_engine(estimators=[Deferring(raise_after=True)])
+    engine.handle(book(3500, NS))
+    with caplog.at_level(logging.ERROR):
+        engine.commit()
+    assert engine.killed and engine.stats.component_errors == 1
+    assert any("after_decision" in str(getattr(r, "fields", "")) for r in caplog.records)
