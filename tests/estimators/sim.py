@@ -109,6 +109,10 @@ class Feed:
             state = MarketState(ASSET, event.ts_exchange_ns, None, self.mid)
             for est in self.estimators:
                 est.on_event(event, state)
+            for est in self.estimators:  # as the engine does once the event's decision has left
+                after = getattr(est, "after_decision", None)
+                if after is not None:
+                    after()
 
 
 def ogata_hawkes(mu: float, alpha: float, beta: float, horizon: float, rng: np.random.Generator) -> np.ndarray:

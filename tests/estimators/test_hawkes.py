@@ -35,6 +35,27 @@ def test_mu_alpha_beta_within_20pct(seed: int) -> None:
     assert v["hawkes_intensity"] == pytest.approx(expected, rel=1e-6)
 
 
+def test_the_refit_waits_until_after_the_decision_and_gives_the_same_fit() -> None:
+    from mmtool.core.components import MarketState
+
+    times = ogata_hawkes(MU, ALPHA, BETA, 600.0, np.random.default_rng(7))
+    deferred = Hawkes.from_config(Hawkes.Config(fit_events=500, refit_trades=200), ctx())
+    at_once = Hawkes.from_config(Hawkes.Config(fit_events=500, refit_trades=200), ctx())
+    waited = 0
+    for t in times:
+        event = trade(float(t), 3000.0)
+        state = MarketState("ETH", event.ts_exchange_ns, None, 3000.0)
+        deferred.on_event(event, state)
+        at_once.on_event(event, state)
+        at_once.after_decision()
+        if deferred._refit_due is not None:
+            assert deferred.params is not at_once.params, "the due fit is not published before the decision"
+            waited += 1
+            deferred.after_decision()
+        assert deferred.params == at_once.params
+    assert waited >= 3 and deferred.fits == at_once.fits >= 3 and deferred.values() == at_once.values()
+
+
 def test_vectorised_excitation_matches_the_recursion() -> None:
     times = np.sort(np.random.default_rng(3).uniform(0, 500, 400))
     rec, b = [0.0], 0.0

@@ -110,3 +110,33 @@ def test_book_depth_decay_is_the_log_size_slope_over_depth() -> None:
     for k in range(30):
         feed(raw_book(float(k), bids, asks))
     assert est.values()["book_depth_decay"] == pytest.approx(decay, rel=1e-6)
+
+
+def test_a_due_refit_waits_for_after_decision_or_the_next_event() -> None:
+    from mmtool.core.components import MarketState
+
+    def fed(est: Intensity, n: int) -> None:
+        state = MarketState("ETH", 0, None, MID)
+        est.on_event(book(0.0, MID - 0.01, MID + 0.01), state)
+        for i in range(n):
+            est.on_event(trade(0.001 * (i + 1), MID * (1 + 1e-4 * (i % 5)), 1.0, Side.BUY if i % 2 else Side.SELL),
+                         state)
+
+    est = Intensity.from_config(Intensity.Config(), ctx())
+    fed(est, 200)
+    est.after_decision()
+    before = dict(est.values())
+    state = MarketState("ETH", 0, None, MID)
+    est.on_event(trade(1000.0, MID * (1 + 3e-4), 1.0, Side.BUY), state)  # much later: a refit is due
+    assert est._refit_due is not None
+    assert dict(est.values()) == before, "nothing is published until the refit runs"
+    est.after_decision()
+    assert est._refit_due is None and dict(est.values()) != before
+
+    lazy = Intensity.from_config(Intensity.Config(), ctx())
+    fed(lazy, 200)
+    lazy.after_decision()
+    lazy.on_event(trade(1000.0, MID * (1 + 3e-4), 1.0, Side.BUY), state)
+    assert lazy._refit_due is not None and dict(lazy.values()) == before
+    lazy.on_event(book(1000.0005, MID - 0.01, MID + 0.01), state)  # runs the pending refit before the book
+    assert dict(lazy.values()) == dict(est.values())

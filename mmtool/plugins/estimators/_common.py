@@ -187,3 +187,38 @@ class EstimatorBase(abc.ABC):
     @functools.cache
     def _bad_events_key(cls) -> str:
         return f"{value_prefix(cls.name)}_bad_events"
+
+
+class RefitAfterDecision(EstimatorBase):
+    """An estimator whose periodic refit (costly fitting) waits until the event's decision has been sent.
+
+    Where ``_handle`` would refit it calls :meth:`_refit_later`; the engine then calls :meth:`after_decision` once
+    that event's decision has left (or before the next event at the latest), which runs ``_refit(ts)``, so the fit
+    first counts for the next event's decision and the fitting is never on the order path. Used on its own, the
+    estimator runs a pending refit before it takes the next event in, which leaves it in the same state.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: The time of a refit that is due but waits for :meth:`after_decision`.
+        self._refit_due: int | None = None
+
+    def on_event(self, event: Event, market: MarketState) -> None:
+        """Run a refit still due first (when nobody called :meth:`after_decision`), then take the event in."""
+        if self._refit_due is not None:
+            self.after_decision()
+        super().on_event(event, market)
+
+    def after_decision(self) -> None:
+        """Run the refit the last event made due, if any."""
+        ts = self._refit_due
+        if ts is not None:
+            self._refit_due = None
+            self._refit(ts)
+
+    def _refit_later(self, ts: int) -> None:
+        self._refit_due = ts
+
+    @abc.abstractmethod
+    def _refit(self, ts: int) -> None:
+        """Fit again on the data up to ``ts`` (exchange ns) and publish the result."""

@@ -29,7 +29,7 @@ import numpy as np
 from mmtool.core.config import ge, gt, le
 from mmtool.core.hookspecs import hookimpl
 from mmtool.core.types import Side, Trade
-from mmtool.plugins.estimators._common import BPS, NS_PER_S, EstimatorBase, window_secs
+from mmtool.plugins.estimators._common import BPS, NS_PER_S, EstimatorBase, RefitAfterDecision, window_secs
 from mmtool.plugins.estimators._hawkes_fit import HawkesParams, fit
 from mmtool.plugins.estimators._windows import DecayedRate, DecayedSum, ExpKernel, FloatRing
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from mmtool.core.types import Event
 
 
-class Hawkes(EstimatorBase):
+class Hawkes(RefitAfterDecision):
     """Hawkes trade-arrival intensity (exponential kernel), refitted periodically by maximum likelihood."""
 
     name: ClassVar[str] = "hawkes"
@@ -101,7 +101,7 @@ class Hawkes(EstimatorBase):
         overdue = self._fit_ns is not None and ts - self._fit_ns >= self.refit_secs * NS_PER_S
         enough = len(self._times) >= self.config.min_fit_events
         if enough and (self.params is None or self._since_fit >= self.config.refit_trades or overdue):
-            self._refit(ts)
+            self._refit_later(ts)  # the maximum-likelihood fit (milliseconds) waits until the decision has left
         return True
 
     def _refit(self, ts: int) -> None:

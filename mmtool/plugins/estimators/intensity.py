@@ -20,6 +20,10 @@ second of our orders' resting time in each depth bin; a weighted least squares o
 ``intensity_confidence`` (0..1) is the smaller side's decayed trade count over ``full_confidence_trades``; it
 is 0 until both sides have a fit. ``book_depth_decay`` (slope of ln displayed size against depth, sign
 flipped) is a diagnostic only: the displayed book's shape gives a kappa orders of magnitude too small.
+
+The fits are refreshed at most every ``refit_secs`` once new trades or fills came in. The refit (a few hundred
+microseconds) runs in :meth:`Intensity.after_decision`, after the engine has sent the decision of the event that
+made it due, so it is never on the order path; its result counts from the next event's decision on.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import numpy as np
 from mmtool.core.config import ge, gt, le
 from mmtool.core.hookspecs import hookimpl
 from mmtool.core.types import BookUpdate, Fill, OrderUpdate, Side, Trade
-from mmtool.plugins.estimators._common import BPS, NS_PER_S, EstimatorBase, positive, window_secs
+from mmtool.plugins.estimators._common import BPS, NS_PER_S, RefitAfterDecision, positive, window_secs
 from mmtool.plugins.estimators._orders import OrderBookOfOurs, side_at
 from mmtool.plugins.estimators._windows import DecayedHistogram, DecayedSum
 
@@ -84,7 +88,7 @@ class SideFit:
     count: float
 
 
-class Intensity(EstimatorBase):
+class Intensity(RefitAfterDecision):
     """Order-flow intensity kappa and A per side, by binned MLE on trade depths plus our own fills."""
 
     name: ClassVar[str] = "intensity"
@@ -202,7 +206,8 @@ class Intensity(EstimatorBase):
             if self._books % self.config.book_fit_every == 0:
                 self._fit_book(event.book)
         if self._dirty and (self._fit_ns is None or ts - self._fit_ns >= self.config.refit_secs * NS_PER_S):
-            self._refit(ts)
+            # The refit (a few hundred µs of fitting) waits until this event's decision has been sent.
+            self._refit_later(ts)
         return True
 
     def _accrue_exposure(self, ts: int) -> None:
