@@ -140,3 +140,42 @@ def test_a_due_refit_waits_for_after_decision_or_the_next_event() -> None:
     assert lazy._refit_due is not None and dict(lazy.values()) == before
     lazy.on_event(book(1000.0005, MID - 0.01, MID + 0.01), state)  # runs the pending refit before the book
     assert dict(lazy.values()) == dict(est.values())
+
+
+def test_work_left_for_after_decision_gives_the_same_estimate_whether_or_not_it_is_called() -> None:
+    """Books leave the exposure credit (and the book fit) for after the decision; orders and fills settle it at
+    once. An estimator driven like the engine and one never told after_decision end in the same state."""
+    from mmtool.core.components import MarketState
+
+    rng = np.random.default_rng(3)
+    engine_like = Intensity.from_config(Intensity.Config(own_fills_weight=0.5, min_own_fills=5, book_fit_every=3),
+                                        ctx())
+    alone = Intensity.from_config(Intensity.Config(own_fills_weight=0.5, min_own_fills=5, book_fit_every=3), ctx())
+    deferred = 0
+    mid = MID
+    events = []
+    for step in range(1, 4000):
+        t = step * 0.25
+        mid *= float(np.exp(rng.normal(0, 2e-4)))
+        events.append(raw_book(t, [(mid - 0.05 - 0.1 * i, 1.0 + i) for i in range(5)],
+                               [(mid + 0.05 + 0.1 * i, 1.0 + i) for i in range(5)]))
+        events.append(trade(t, mid * (1 + rng.choice([-1, 1]) * rng.exponential(3e-4)), 1.0,
+                            Side.BUY if rng.uniform() < 0.5 else Side.SELL))
+        if step % 7 == 0:
+            side = Side.BUY if rng.uniform() < 0.5 else Side.SELL
+            px = mid * (1 - side.sign * 2e-4)
+            events.append(resting(t, f"o{step}", px, 1.0))
+            if rng.uniform() < 0.5:
+                events.append(fill(t, side, px, 1.0, f"o{step}"))
+    for event in events:
+        state = MarketState("ETH", event.ts_exchange_ns, None, mid)
+        engine_like.on_event(event, state)
+        alone.on_event(event, state)
+        deferred += engine_like._work_due()
+        engine_like.after_decision()
+    engine_like.after_decision()
+    alone.after_decision()
+    assert deferred > 1000, "books left work for after the decision"
+    assert engine_like.values() == alone.values() and engine_like.warmed_up
+    for side in Side:
+        assert np.array_equal(engine_like._exposure[side].counts(0), alone._exposure[side].counts(0))

@@ -204,10 +204,14 @@ class RefitAfterDecision(EstimatorBase):
         self._refit_due: int | None = None
 
     def on_event(self, event: Event, market: MarketState) -> None:
-        """Run a refit still due first (when nobody called :meth:`after_decision`), then take the event in."""
-        if self._refit_due is not None:
+        """Run work still due first (when nobody called :meth:`after_decision`), then take the event in."""
+        if self._work_due():
             self.after_decision()
         super().on_event(event, market)
+
+    def _work_due(self) -> bool:
+        """True while :meth:`after_decision` has something to do (a subclass deferring more extends it)."""
+        return self._refit_due is not None
 
     def after_decision(self) -> None:
         """Run the refit the last event made due, if any."""

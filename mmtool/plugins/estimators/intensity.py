@@ -152,6 +152,9 @@ class Intensity(RefitAfterDecision):
         self._book_decay: float | None = None
         self.fits: dict[Side, SideFit] = {}
         self._cache: dict[str, float] = {"intensity_confidence": 0.0}
+        #: Work a market event left for :meth:`after_decision`: the exposure credit up to a time, a book to fit.
+        self._accrue_at: int | None = None
+        self._book_to_fit: L2Book | None = None
 
     @classmethod
     def from_config(cls, config: Intensity.Config, ctx: ComponentContext) -> Intensity:
@@ -170,9 +173,13 @@ class Intensity(RefitAfterDecision):
         ts = event.ts_exchange_ns
         if self._start_ns is None:
             self._start_ns = ts
-        if not isinstance(event, Trade):
-            # Exposure only changes with the mid or our orders, so trades need not settle it.
+        if isinstance(event, OrderUpdate | Fill):
+            # Credit the resting time before our orders change.
             self._accrue_exposure(ts)
+        elif not isinstance(event, Trade):
+            # A market event moves the mid, not our orders: the credit up to now can wait for after_decision (it
+            # only feeds the next refit, which runs after it). Trades change neither, so they need not settle it.
+            self._accrue_at = ts
         if isinstance(event, Trade):
             mid = self.mid_or(market)
             if mid is None:
@@ -204,11 +211,26 @@ class Intensity(RefitAfterDecision):
         elif isinstance(event, BookUpdate):
             self._books += 1
             if self._books % self.config.book_fit_every == 0:
-                self._fit_book(event.book)
+                self._book_to_fit = event.book  # a diagnostic: fitted after the decision
         if self._dirty and (self._fit_ns is None or ts - self._fit_ns >= self.config.refit_secs * NS_PER_S):
             # The refit (a few hundred µs of fitting) waits until this event's decision has been sent.
             self._refit_later(ts)
         return True
+
+    def after_decision(self) -> None:
+        """The exposure credit and book fit a market event left for after the decision, then a due refit."""
+        ts = self._accrue_at
+        if ts is not None:
+            self._accrue_at = None
+            self._accrue_exposure(ts)
+        book = self._book_to_fit
+        if book is not None:
+            self._book_to_fit = None
+            self._fit_book(book)
+        super().after_decision()
+
+    def _work_due(self) -> bool:
+        return self._accrue_at is not None or self._book_to_fit is not None or self._refit_due is not None
 
     def _accrue_exposure(self, ts: int) -> None:
         """Credit our resting orders with the time since the last event, at their depth from the mid then."""
