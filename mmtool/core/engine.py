@@ -4,6 +4,8 @@ For every event, in this order: (1) tracking of orders, position and PnL; (2) es
 into :class:`MarketParams`; (3) risk monitors judge the state (ok, warn, pause, reduce-only, kill); (4) the
 strategy proposes a target ladder, restricted by the risk verdict and the position limit; (5) reconciliation
 against the live orders gives the fewest actions; (6) pre-trade checks drop any action that would breach a limit.
+Then, once the driver has sent the actions (``commit``, or the next call at the latest), they are recorded as in
+flight and the estimators' ``after_decision`` work (periodic refits) runs, off the order path.
 
 No I/O, no clock reads, no randomness: time is the event's ``ts_local_ns``. The same events in the same order
 always give the same actions, whether they come from the live exchange, the simulator or a replay.
@@ -140,10 +142,10 @@ class Engine:
         self._orders = OrderManager()
         #: The last decision's actions, returned by ``handle`` but not yet recorded as in flight (see ``commit``).
         self._uncommitted: list[Action] = []
+        self._uncommitted_ns = 0
         #: Estimators' optional work after the decision (see ``Estimator``), due once an event reached them.
         self._after = [(e, hook) for e in self.estimators if callable(hook := getattr(e, "after_decision", None))]
         self._after_due = False
-        self._uncommitted_ns = 0
         self.portfolio = Portfolio(ctx.asset)
         self.cloids = CloidGenerator(cloid_seed)
         self.market = MarketState(ctx.asset)
