@@ -38,7 +38,7 @@ from mmtool.core.pretrade import PreTradeChecker
 from mmtool.core.reconcile import reconcile
 from mmtool.core.risk import RiskAggregator
 from mmtool.core.rounding import AssetRules
-from mmtool.core.tracking import OrderManager
+from mmtool.core.tracking import MODIFY_FAILED_PREFIX, OrderManager
 from mmtool.core.types import (
     Action,
     BookLevel,
@@ -91,6 +91,9 @@ class EngineStats:
     rate_limit_errors: int = 0
     quotes_computed: int = 0
     position_resyncs: int = 0
+    #: Post-only places and modifies held back at a price the exchange had just refused as crossing (see
+    #: ``Engine._hold_crossing``).
+    crossing_held: int = 0
 
 
 #: Numbers in an exchange's rejection text (prices, sizes) do not make it another kind of rejection.
@@ -167,6 +170,9 @@ class Engine:
         #: Widens max_bps_diff while the exchange's rate budget is scarce (RequoteTolerance events).
         self.tolerance_multiplier = 1.0
         self._orders_dirty = True
+        #: Per side, a price the exchange refused as crossing (post-only) since the last book: quotes at or
+        #: through it wait for the next book (see ``_hold_crossing``).
+        self._crossing: dict[Side, Decimal] = {}
         #: Repeated warnings (bad events, rejections) are logged once per kind every 10 s of event time.
         self._log_limit = LogLimiter()
 
@@ -281,6 +287,8 @@ class Engine:
             return self._on_fill(event)
         if isinstance(event, OrderUpdate):
             self._orders_dirty = True
+            if event.crossed and event.status is OrderStatus.REJECTED:
+                self._note_crossing(event)
             before = self._orders.get(event.cloid)
             order = self._orders.on_update(event)
             if order is not None and order.status is OrderStatus.REJECTED and (
@@ -342,7 +350,40 @@ class Engine:
         )
         self.portfolio.mark(mid)
         self._last_market_ns = event.ts_local_ns
+        if self._crossing:
+            self._crossing.clear()  # a newer view of the book: quote from it again
         return True
+
+    def _note_crossing(self, update: OrderUpdate) -> None:
+        """Remember the price of a post-only place or modify the exchange refused as crossing the book."""
+        order = self._orders.get(update.cloid)
+        if order is None:
+            return
+        price = order.price
+        if update.reason.startswith(MODIFY_FAILED_PREFIX):
+            pending = self._orders.pending_quote(update.cloid)
+            if pending is None:
+                return
+            price = pending.price
+        fence = self._crossing.get(order.side)
+        if fence is None or (price < fence if order.side is Side.BUY else price > fence):
+            self._crossing[order.side] = price
+
+    def _hold_crossing(self, actions: list[Action]) -> list[Action]:
+        """Drop post-only places and modifies at or through a price the exchange refused as crossing since the
+        last book: the market is through it, and our view of the book is behind. Sent again, each would be
+        refused again (a round trip and an action of the rate budget each) until a newer book moves the ladder.
+        Their levels stay unquoted until then; cancels and other orders go ahead."""
+        kept: list[Action] = []
+        crossing = self._crossing
+        for action in actions:
+            if isinstance(action, Place | Modify) and action.tif is Tif.ALO:
+                fence = crossing.get(action.side)
+                if fence is not None and (action.price >= fence if action.side is Side.BUY else action.price <= fence):
+                    self.stats.crossing_held += 1
+                    continue
+            kept.append(action)
+        return kept
 
     def _on_position_snapshot(self, snap: PositionSnapshot) -> bool:
         if snap.asset != self.asset or not snap.size.is_finite():
@@ -494,6 +535,8 @@ class Engine:
             pending_quote=self._orders.pending_quote,
         )
         self._settled = not actions
+        if self._crossing:
+            actions = self._hold_crossing(actions)
         if not actions:
             return []
         reduce_only = self.verdict.level >= RiskLevel.REDUCE_ONLY or self._at_limit()

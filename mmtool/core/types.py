@@ -194,7 +194,8 @@ class OrderUpdate:
     """The exchange's word on one of our orders: acknowledged, rejected, cancelled, filled.
 
     ``filled_size`` is the cumulative filled size when the exchange reports it (None otherwise);
-    ``reason`` carries the exchange's rejection or cancellation text.
+    ``reason`` carries the exchange's rejection or cancellation text; ``crossed`` says the exchange refused a
+    post-only place or modify because its price would have crossed the book (the market is through that price).
     """
 
     asset: str
@@ -207,6 +208,7 @@ class OrderUpdate:
     size: Decimal | None = None
     filled_size: Decimal | None = None
     reason: str = ""
+    crossed: bool = False
 
 
 @attrs.frozen

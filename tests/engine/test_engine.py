@@ -458,3 +458,44 @@ def test_after_decision_that_raises_fires_the_kill_switch(caplog):
         engine.commit()
     assert engine.killed and engine.stats.component_errors == 1
     assert any("after_decision" in str(getattr(r, "fields", "")) for r in caplog.records)
+
+
+def test_a_price_refused_as_crossing_is_not_sent_again_until_a_newer_book():
+    engine = make_engine()
+    places = engine.handle(book(3500, NS))
+    ask = next(a for a in places if a.side is Side.SELL)
+    # The market moved through our ask; the exchange refused it. Our book is behind: the ladder wants it again.
+    refused = OrderUpdate("ETH", ask.cloid, OrderStatus.REJECTED, 2 * NS, 2 * NS, price=ask.price, size=ask.size,
+                          reason="Post only order would have immediately matched", crossed=True)
+    assert engine.handle(refused) == [] and engine.stats.crossing_held == 1
+    assert engine.handle(Timer(3 * NS, 3 * NS)) == [], "held until a book says where the market is"
+    again = engine.handle(book(3500, 4 * NS))
+    assert [(a.side, a.price) for a in again] == [(Side.SELL, ask.price)], "a newer book: quoted again"
+
+    # A rejection for another reason is re-sent at once (as before).
+    engine = make_engine()
+    places = engine.handle(book(3500, NS))
+    ask = next(a for a in places if a.side is Side.SELL)
+    other = OrderUpdate("ETH", ask.cloid, OrderStatus.REJECTED, 2 * NS, 2 * NS, price=ask.price, size=ask.size,
+                        reason="Insufficient margin to place order.")
+    assert [(a.side, a.price) for a in engine.handle(other)] == [(Side.SELL, ask.price)]
+    assert engine.stats.crossing_held == 0
+
+
+def test_a_modify_refused_as_crossing_holds_that_price_and_nothing_else():
+    engine = make_engine()
+    places = engine.handle(book(3500, NS))
+    ack_all(engine, places, NS)
+    moved = engine.handle(book(3501, 2 * NS))  # the ladder moves one tick up: both orders are modified
+    bid_move = next(a for a in moved if isinstance(a, Modify) and a.side is Side.BUY)
+    ask_move = next(a for a in moved if isinstance(a, Modify) and a.side is Side.SELL)
+    ack_all(engine, [ask_move], 2 * NS)
+    refused = OrderUpdate("ETH", bid_move.cloid, OrderStatus.REJECTED, 3 * NS, 3 * NS,
+                          reason="modify: Post only order would have immediately matched", crossed=True)
+    assert engine.handle(refused) == [], "the bid's new price is held; the ask already rests where it should"
+    order = next(o for o in engine.live_orders() if o.side is Side.BUY)
+    assert order.price < bid_move.price, "the bid still rests at its old price"
+    assert engine.handle(Timer(4 * NS, 4 * NS)) == [] and engine.stats.crossing_held == 2
+    # The next book clears the hold: the bid moves to where that book puts it.
+    lower = engine.handle(book(3499, 5 * NS))
+    assert any(isinstance(a, Modify) and a.side is Side.BUY and a.price < bid_move.price for a in lower)

@@ -92,6 +92,7 @@ def test_batched_orders_statuses_modifies_and_cancels() -> None:
                              (6, e.IocCancelled)):
                 update = first[cloid(n)]
                 assert update.status is OrderStatus.REJECTED and e.classify_error(update.reason) is error, update
+                assert update.crossed is (n == 3), "only the post-only refusal says the price crossed the book"
             [batch] = ex.journal.of_kind("action")
             assert len(batch["action"]["orders"]) == 6, "one batched order action"
             assert batch["signer"].lower() == a.signer.address.lower(), "the server recovered our signer"
@@ -112,6 +113,14 @@ def test_batched_orders_statuses_modifies_and_cancels() -> None:
             assert ex.journal.of_kind("action")[-1]["action"]["type"] == "batchModify"
             orders = {o.cloid: o for o in account(ex, a.user).open_orders()}
             assert orders[cloid(11)].limit_px == new_bid and orders[cloid(12)].sz == Decimal("0.02")
+
+            # A post-only modify through the book is refused the same way, and says so.
+            top_ask = Decimal(ex.state.book_levels(ex.state.by_name[ETH])[1][0]["px"])
+            seen = len(got.updates(cloid(11)))
+            await a.submit([Modify(cloid(11), ETH, Side.BUY, top_ask, Decimal("0.02"))])
+            await got.wait_for(lambda: len(got.updates(cloid(11))) > seen)
+            refused = got.updates(cloid(11))[-1]
+            assert refused.status is OrderStatus.REJECTED and refused.reason.startswith("modify: ") and refused.crossed
 
             await a.submit([Cancel(cloid(11), ETH), Cancel(cloid(99), ETH)])
             await got.wait_for(lambda: got.updates(cloid(11))[-1].status is OrderStatus.CANCELLED

@@ -224,6 +224,7 @@ def test_failed_modify_cancel_and_place_follow_the_conventions():
     assert by_cloid["ghost2"].reason == "cancel: Order was never placed, already canceled, or filled."
     assert by_cloid["cross"].status is OrderStatus.REJECTED
     assert by_cloid["cross"].reason.startswith("Post only order would have immediately matched, bbo was ")
+    assert by_cloid["cross"].crossed and not by_cloid["ghost"].crossed
     assert by_cloid["ok"].status is OrderStatus.RESTING
     assert (ack.status, ack.price, ack.size, ack.reason) == (OrderStatus.RESTING, new_price, Decimal("0.2"), "")
 

@@ -75,10 +75,12 @@ def test_post_only_that_would_cross_is_rejected_with_the_bbo():
     engine = make_engine()
     result = engine.place(req("a", Side.BUY, "3500", "1"), 1)
     assert result.error == "Post only order would have immediately matched, bbo was 3499.9@3500. asset=0"
+    assert result.crossed
     assert engine.place(req("b", Side.SELL, "3499.9", "1"), 1).error.startswith(
         "Post only order would have immediately matched"
     )
     assert engine.open_orders() == []
+    assert not engine.place(req("c", Side.BUY, "3499", "1"), 1).crossed, "resting: nothing crossed"
 
 
 def test_post_only_also_rejects_crossing_our_own_order():

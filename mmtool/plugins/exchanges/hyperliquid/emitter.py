@@ -57,10 +57,12 @@ class Emitter:
         price: Decimal | None = None,
         size: Decimal | None = None,
         reason: str = "",
+        crossed: bool = False,
     ) -> None:
         """Emit an ``OrderUpdate`` stamped now."""
         now = self._adapter.clock.now_ns()
-        self.emit(OrderUpdate(asset, cloid, status, now, now, oid=oid, price=price, size=size, reason=reason))
+        self.emit(OrderUpdate(asset, cloid, status, now, now, oid=oid, price=price, size=size, reason=reason,
+                              crossed=crossed))
 
     def route(self, update: OrderUpdate) -> None:
         """Emit an order update from the exchange, unless a modify explains it (see ``LocalOrder.deferred``)."""

@@ -302,9 +302,10 @@ class Outbound:
                 emitter.update(place.asset, place.cloid, OrderStatus.PARTIALLY_FILLED, oid=result.oid)
         else:
             text = result.error or "rejected"
-            self._note_rejection(hl_errors.error_from_message(text))
+            error = hl_errors.error_from_message(text)
+            self._note_rejection(error)
             emitter.update(place.asset, place.cloid, OrderStatus.REJECTED, price=place.price, size=place.size,
-                           reason=text)
+                           reason=text, crossed=isinstance(error, hl_errors.PostOnlyWouldCross))
 
     def _modify_result(self, modify: Modify, result: OrderResult) -> bool:
         """Emit the answer to one modify; False when the exchange refused it."""
@@ -318,9 +319,10 @@ class Outbound:
             emitter.update(modify.asset, key, OrderStatus.FILLED, oid=result.oid)
         else:
             text = result.error or "rejected"
-            self._note_rejection(hl_errors.error_from_message(text))
-            emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
-                           reason=f"{MODIFY_FAILED_PREFIX} {text}")
+            error = hl_errors.error_from_message(text)
+            self._note_rejection(error)
+            emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED, reason=f"{MODIFY_FAILED_PREFIX} {text}",
+                           crossed=isinstance(error, hl_errors.PostOnlyWouldCross))
             ok = False
         emitter.release_deferred(key)
         return ok

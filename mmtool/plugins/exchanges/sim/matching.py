@@ -49,6 +49,7 @@ MIN_NOTIONAL_ERROR = "Order must have minimum value of $10."
 MARGIN_ERROR = "Insufficient margin to place order."
 REDUCE_ONLY_ERROR = "Reduce only order would increase position."
 ALO_ERROR = "Post only order would have immediately matched, bbo was {bbo}."
+ALO_ERROR_HEAD = ALO_ERROR.split(",", 1)[0]
 IOC_ERROR = "Order could not immediately match against any resting orders."
 MISSING_ORDER_ERROR = "Order was never placed, already canceled, or filled."
 MODIFY_MISSING_ERROR = "Cannot modify canceled or filled order"
@@ -119,6 +120,11 @@ class PlaceResult:
     error: str = ""
     filled: Decimal = ZERO
     avg_price: Decimal | None = None
+
+    @property
+    def crossed(self) -> bool:
+        """True for a post-only order refused because its price would have crossed the book."""
+        return self.status == "error" and self.error.startswith(ALO_ERROR_HEAD)
 
     @property
     def ok(self) -> bool:

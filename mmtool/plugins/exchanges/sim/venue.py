@@ -222,7 +222,7 @@ class Venue(abc.ABC):
             if not result.ok:
                 self._buffer.append(
                     OrderUpdate(self.asset, action.cloid, OrderStatus.REJECTED, ts, local, price=action.price,
-                                size=action.size, reason=result.error)
+                                size=action.size, reason=result.error, crossed=result.crossed)
                 )
         elif isinstance(action, Modify):
             request = OrderRequest(
@@ -235,7 +235,8 @@ class Venue(abc.ABC):
                 live = self.engine.order(action.cloid)
                 self._buffer.append(
                     OrderUpdate(self.asset, action.cloid, OrderStatus.REJECTED, ts, local,
-                                oid=live.oid if live else None, reason=MODIFY_PREFIX + result.error)
+                                oid=live.oid if live else None, reason=MODIFY_PREFIX + result.error,
+                                crossed=result.crossed)
                 )
         else:
             if self._cancel_failures_left > 0:
