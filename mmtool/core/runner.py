@@ -194,9 +194,6 @@ class Runner:
         latency = time.perf_counter_ns() - t0
         if len(self.result.latencies_ns) < self._keep_latencies:
             self.result.latencies_ns.append(latency)
-        if self._wake_at is not None:
-            # A time-based risk check (stale data) then runs when it is due, not at the next periodic Timer.
-            self._wake_at(self.engine.next_wake_ns)
         if self.observers:
             self._notify("on_event", self.engine, event, actions, latency, before_send=True)
             self._watch = (event, actions, latency)
@@ -267,6 +264,9 @@ class Runner:
                 await self._submit(actions, event)
             # The event's deferred work (an estimator's refit) now, after its batch left, not before the next one.
             self.engine.commit()
+            if self._wake_at is not None:
+                # A time-based risk check (stale data) then runs when it is due, not at the next periodic Timer.
+                self._wake_at(self.engine.next_wake_ns)
             self._watched()
             now = event.ts_local_ns
             if self.engine.killed:
