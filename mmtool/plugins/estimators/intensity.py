@@ -23,7 +23,8 @@ flipped) is a diagnostic only: the displayed book's shape gives a kappa orders o
 
 The fits are refreshed at most every ``refit_secs`` once new trades or fills came in. The refit (a few hundred
 microseconds) runs in :meth:`Intensity.after_decision`, after the engine has sent the decision of the event that
-made it due, so it is never on the order path; its result counts from the next event's decision on.
+made it due, so it is never on the order path; its result counts from the next event's decision on. So do a
+market event's credit of our orders' resting time and the book fit, which that decision does not read.
 """
 
 from __future__ import annotations
