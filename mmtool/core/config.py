@@ -322,6 +322,14 @@ class JournalConfig:
         validator=attrs.validators.in_(("normal", "full")),
         metadata=_help("SQLite synchronous mode: normal survives a process crash, full also a power loss"),
     )
+    write_ahead: bool = attrs.field(
+        default=True,
+        metadata=_help(
+            "Write and commit each batch, and each fill, before the next batch leaves; false: right after the "
+            "send (about 0.1 ms less per batch; a crash can lose the last batch's rows, whose orders the next "
+            "start's audit cancels)"
+        ),
+    )
     checkpoint_secs: float = attrs.field(
         default=10.0,
         validator=ge(0),

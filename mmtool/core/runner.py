@@ -53,7 +53,8 @@ class RunObserver:
         """One event was handled; ``actions`` are about to be submitted (``before_send``) or were submitted."""
 
     def on_submit(self, engine: Engine, actions: Sequence[Action]) -> None:
-        """Actions are about to leave the process (every batch: trading, shutdown cancels, flatten orders)."""
+        """Actions are about to leave the process (every batch: trading, shutdown cancels, flatten orders); for an
+        observer with ``before_send = False``, they were just handed to the exchange adapter."""
 
     def on_order_path(self, engine: Engine, event: Event, latency_ns: int) -> None:
         """A signed batch caused by ``event`` left ``latency_ns`` after the event was received (live only).
@@ -210,10 +211,12 @@ class Runner:
     async def _submit(self, actions: Sequence[Action], cause: Event | None = None) -> None:
         """Tell the observers (a journal writes the batch first), then send it; time the order path of ``cause``."""
         if self.observers:
-            self._notify("on_submit", self.engine, actions)
+            self._notify("on_submit", self.engine, actions, before_send=True)
         await self.adapter.submit(actions)
         # The batch has left: now the engine records it as in flight (off the order path; see Engine.commit).
         self.engine.commit()
+        if self.observers:
+            self._notify("on_submit", self.engine, actions, before_send=False)
         if cause is not None and self.result.wall_clock:
             self._order_path(cause)
 

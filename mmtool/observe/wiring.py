@@ -141,7 +141,7 @@ def build_observation(
         if obs.journal is not None:
             obs.observers.append(JournalObserver(
                 obs.journal, hub, attribution, network=settings.network.name, seed=seed,
-                commit_interval_ms=settings.journal.commit_interval_ms,
+                commit_interval_ms=settings.journal.commit_interval_ms, write_ahead=settings.journal.write_ahead,
             ))
         if monitoring.metrics_port:
             obs.metrics = MetricsObserver(asset, hub, attribution, refresh_events=monitoring.refresh_events,

@@ -266,3 +266,97 @@ def test_without_checkpoint_secs_sqlite_checkpoints_as_usual(tmp_path: Path) -> 
     assert run_journal is not None and run_journal.checkpointer is not None
     assert run_journal.checkpointer.interval_s == 10.0
     run_journal.close()
+
+
+class _Quoter:
+    """One level a side, 1 USD from the mid (test double)."""
+
+    name = "quoter"
+
+    def quote(self, ctx):
+        from mmtool.core.types import Ladder, Quote
+
+        mid = ctx.params.mid
+        return Ladder(bids=(Quote(ctx.rules.round_price(mid - 1.0, Side.BUY), Decimal("0.1")),),
+                      asks=(Quote(ctx.rules.round_price(mid + 1.0, Side.SELL), Decimal("0.1")),))
+
+
+class _Venue:
+    """Replays books on a simulated clock; at each ``submit`` notes how many actions the journal already holds."""
+
+    name = "venue"
+
+    def __init__(self, journal: Journal, books: list) -> None:
+        from mmtool.core.clock import ManualClock
+
+        self.clock = ManualClock(books[0].ts_local_ns)
+        self.journal = journal
+        self.books = books
+        self.seen_at_submit: list[tuple[int, int]] = []
+        self.answers: list = []
+
+    async def events(self):
+        for book in self.books:
+            self.clock.advance_to(book.ts_local_ns)
+            yield book
+            while self.answers:  # every action is acknowledged, so the next book moves the orders
+                yield self.answers.pop(0)
+
+    async def submit(self, actions) -> None:
+        from mmtool.core.types import Cancel, OrderStatus, OrderUpdate
+
+        rows = self.journal.conn.execute("SELECT COUNT(*) FROM actions").fetchone()[0]
+        self.seen_at_submit.append((len(actions), rows))
+        now = self.clock.now_ns()
+        for a in actions:
+            if isinstance(a, Cancel):
+                self.answers.append(OrderUpdate("ETH", a.cloid, OrderStatus.CANCELLED, now, now))
+            else:
+                cloid = getattr(a, "new_cloid", None) or a.cloid
+                self.answers.append(OrderUpdate("ETH", cloid, OrderStatus.RESTING, now, now, oid=1, price=a.price,
+                                                size=a.size))
+
+    async def open_orders(self) -> list:
+        return []
+
+    async def cancel_all(self) -> int:
+        return 0
+
+    async def position(self) -> Position:
+        return Position("ETH", Decimal(0), None)
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("write_ahead", [True, False])
+def test_write_ahead_commits_each_batch_before_it_leaves_and_write_behind_right_after(
+    tmp_path: Path, write_ahead: bool
+) -> None:
+    from mmtool.core.components import ComponentContext
+    from mmtool.core.config import Settings
+    from mmtool.core.engine import Engine
+    from mmtool.core.rounding import AssetRules
+    from mmtool.core.runner import Runner
+    from mmtool.core.types import BookLevel, BookUpdate, L2Book
+
+    def book(mid: int, ts: int) -> BookUpdate:
+        bids = (BookLevel(Decimal(mid) - Decimal("0.1"), Decimal(5)),)
+        asks = (BookLevel(Decimal(mid) + Decimal("0.1"), Decimal(5)),)
+        return BookUpdate("ETH", L2Book(bids, asks), ts, ts)
+
+    settings = Settings()
+    engine = Engine(ctx=ComponentContext("ETH", AssetRules("ETH", 4), settings), strategy=_Quoter())
+    journal = Journal(tmp_path / "j.sqlite")
+    observer = JournalObserver(journal, ObserveHub("ETH"), network="sim", write_ahead=write_ahead)
+    assert observer.before_send is write_ahead
+    venue = _Venue(journal, [book(3500 + 2 * i, (i + 1) * 1_000_000_000) for i in range(5)])
+    asyncio.run(Runner(engine, venue, RunOptions(), observers=[observer]).run())  # type: ignore[arg-type]
+    sent = 0
+    for n, rows in venue.seen_at_submit:
+        # Write-ahead: this batch is in the journal when it is handed over; write-behind: only the earlier ones.
+        assert rows == (sent + n if write_ahead else sent)
+        sent += n
+    assert len(venue.seen_at_submit) >= 3
+    assert journal.conn.execute("SELECT COUNT(*) FROM actions").fetchone()[0] == sent, "every batch recorded"
+    journal.close()
