@@ -326,7 +326,7 @@ class JournalConfig:
         default=True,
         metadata=_help(
             "Write and commit each batch, and each fill, before the next batch leaves; false: right after the "
-            "send (about 0.1 ms less per batch; a crash can lose the last batch's rows, whose orders the next "
+            "send (0.1-0.25 ms less per batch live; a crash can lose the last batch's rows, whose orders the next "
             "start's audit cancels)"
         ),
     )

@@ -13,7 +13,7 @@ Actions are written in ``on_submit``, which the runner calls for every batch jus
 cancels of the shutdown and a flatten after a kill included), each batch committed before it is sent.
 
 With ``journal.write_ahead = false`` the runner calls both hooks right after the batch was handed to the exchange
-adapter instead, before it handles the next event: the journal's write and commit (about 0.1 ms a batch) leave
+adapter instead, before it handles the next event: the journal's write and commit (0.1-0.25 ms a batch) leave
 the order path, and a crash can lose the rows of the last event and batch. The exchange keeps what matters: its
 fill history gives the fills back at the next start, and the audit cancels the orders of a batch nobody
 recorded (our cloid prefix).
