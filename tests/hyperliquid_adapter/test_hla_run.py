@@ -18,27 +18,35 @@ from mmtool.plugins.exchanges.hyperliquid.signing import Signer
 MMTOOL = str(Path(sys.executable).with_name("mmtool"))
 
 
+async def mmtool_run(
+    tmp_path: Path, url: str, *, duration: int, timeout: float, risk: str = "", hyperliquid: str = ""
+) -> tuple[int, str, dict]:
+    """``mmtool run --network localhost`` on ``url`` as a subprocess, with the given ``[risk]`` and
+    ``[plugins.hyperliquid]`` lines (and a nonce file of its own): its exit code, its log and its summary."""
+    (tmp_path / "market_maker.toml").write_text(
+        f"[risk]\n{risk}[plugins.hyperliquid]\n{hyperliquid}"
+        f'nonce_state_path = "{tmp_path}/nonce-{{address}}.json"\n'
+    )
+    env = {**os.environ, "HYPERLIQUID_PRIVATE_KEY": KEY, "HOME": str(tmp_path)}
+    env.pop("HYPERLIQUID_KEY_FILE", None)
+    proc = await asyncio.create_subprocess_exec(
+        MMTOOL, "--log-level", "INFO", "--log-format", "compact", "run", "--config",
+        str(tmp_path / "market_maker.toml"), "--network", "localhost", "--base-url", url,
+        "--strategy", "glft-ladder", "--duration", str(duration), "--summary-json", str(tmp_path / "summary.json"),
+        "--no-journal", "--no-live",
+        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode, out.decode(), json.loads((tmp_path / "summary.json").read_text())
+
+
 def test_glft_ladder_session_survives_socket_drops_and_matches_the_exchange(tmp_path: Path) -> None:
     async def body() -> None:
         async with exchange(faults=FaultConfig(ws_drop_every_secs=9.0)) as ex:
-            (tmp_path / "market_maker.toml").write_text(
-                "[plugins.hyperliquid]\n"
-                f'nonce_state_path = "{tmp_path}/nonce-{{address}}.json"\n'
-                "audit_interval_secs = 3.0\n"
+            code, log, summary = await mmtool_run(
+                tmp_path, ex.url, duration=30, timeout=75, hyperliquid="audit_interval_secs = 3.0\n"
             )
-            env = {**os.environ, "HYPERLIQUID_PRIVATE_KEY": KEY, "HOME": str(tmp_path)}
-            env.pop("HYPERLIQUID_KEY_FILE", None)
-            proc = await asyncio.create_subprocess_exec(
-                MMTOOL, "--log-level", "INFO", "--log-format", "compact", "run", "--config",
-                str(tmp_path / "market_maker.toml"), "--network", "localhost", "--base-url", ex.url,
-                "--strategy", "glft-ladder", "--duration", "30", "--summary-json", str(tmp_path / "summary.json"),
-                "--no-journal", "--no-live",
-                cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            )
-            out, _ = await asyncio.wait_for(proc.communicate(), 75)
-            log = out.decode()
-            assert proc.returncode == 0, log[-3000:]
-            summary = json.loads((tmp_path / "summary.json").read_text())
+            assert code == 0, log[-3000:]
             user = Signer(KEY).address.lower()
             fills = account(ex, user).fills
             assert summary["open_orders_at_exit"] == 0 and open_cloids(ex, user) == set()
@@ -71,24 +79,9 @@ def test_stale_market_data_kills_at_its_limit_not_at_the_next_periodic_timer(tmp
 
     async def body() -> None:
         async with exchange(faults=FaultConfig(stall_book=(StallWindow(6.0, 30.0),))) as ex:
-            (tmp_path / "market_maker.toml").write_text(
-                f"[risk]\nstale_data_secs = {limit}\n"
-                "[plugins.hyperliquid]\n"
-                f'nonce_state_path = "{tmp_path}/nonce-{{address}}.json"\n'
-                "timer_interval_secs = 1.0\n"
-            )
-            env = {**os.environ, "HYPERLIQUID_PRIVATE_KEY": KEY, "HOME": str(tmp_path)}
-            env.pop("HYPERLIQUID_KEY_FILE", None)
-            proc = await asyncio.create_subprocess_exec(
-                MMTOOL, "--log-level", "INFO", "--log-format", "compact", "run", "--config",
-                str(tmp_path / "market_maker.toml"), "--network", "localhost", "--base-url", ex.url,
-                "--strategy", "glft-ladder", "--duration", "25", "--summary-json", str(tmp_path / "summary.json"),
-                "--no-journal", "--no-live",
-                cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            )
-            out, _ = await asyncio.wait_for(proc.communicate(), 60)
-            log = out.decode()
-            summary = json.loads((tmp_path / "summary.json").read_text())
+            _, log, summary = await mmtool_run(tmp_path, ex.url, duration=25, timeout=60,
+                                               risk=f"stale_data_secs = {limit}\n",
+                                               hyperliquid="timer_interval_secs = 1.0\n")
             assert summary["kill_switch_reasons"] == ["stale-data: market data is stale"], log[-3000:]
             kill = next(line for line in log.splitlines() if "KILL SWITCH TRIGGERED" in line)
             age = float(re.search(r"value=([0-9.]+)", kill).group(1))
