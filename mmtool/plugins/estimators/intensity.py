@@ -231,7 +231,7 @@ class Intensity(RefitAfterDecision):
         super().after_decision()
 
     def _work_due(self) -> bool:
-        return self._accrue_at is not None or self._book_to_fit is not None or self._refit_due is not None
+        return self._accrue_at is not None or self._book_to_fit is not None or super()._work_due()
 
     def _accrue_exposure(self, ts: int) -> None:
         """Credit our resting orders with the time since the last event, at their depth from the mid then."""
