@@ -13,6 +13,7 @@ from mmtool.core.config import DEFAULT_RISK_MONITORS
 from mmtool.core.errors import ConfigError
 from mmtool.core.types import RiskLevel
 from mmtool.plugins.risk_monitors import limits, market
+from mmtool.plugins.risk_monitors._threshold import ok
 from mmtool.plugins.risk_monitors.limits import DailyLoss, Drawdown, PositionLimit, PositionValue
 from mmtool.plugins.risk_monitors.market import Cascade, RateLimit, StaleData
 
@@ -30,6 +31,16 @@ def build(cls, make_ctx, config=None, **settings):
     return cls.from_config(config if config is not None else cls.Config(), make_ctx(**settings))
 
 
+def assert_figures(verdict, **expected):
+    """A WARN or worse names its figures; an OK is the monitor's shared figure-less verdict."""
+    if verdict.level is OK:
+        assert verdict.figures == {}
+        assert verdict is ok(verdict.monitor), "an OK verdict is shared, not built per event"
+    else:
+        for key, value in expected.items():
+            assert verdict.figures[key] == value, key
+
+
 # ------------------------------------------------------------------------------------------------ daily-loss
 
 
@@ -41,8 +52,7 @@ def test_daily_loss_fires_at_the_limit(make_ctx, make_state, daily, level):
     verdict = build(DailyLoss, make_ctx).check(make_state(pnl={"daily": daily}))
     assert verdict.level is level
     assert verdict.monitor == "daily-loss"
-    assert verdict.figures["value"] == -daily
-    assert verdict.figures["limit"] == 500.0
+    assert_figures(verdict, value=-daily, limit=500.0)
 
 
 def test_daily_loss_reads_risk_settings_and_its_own_override(make_ctx, make_state):
@@ -82,8 +92,7 @@ def test_drawdown_fires_above_pct_of_capital(make_ctx, make_state, session, leve
     state = make_state(pnl={"session": session, "peak": 3000.0}, capital_usd=20_000.0)
     verdict = build(Drawdown, make_ctx).check(state)
     assert verdict.level is level
-    assert verdict.figures["limit"] == 1000.0
-    assert verdict.figures["base"] == 20_000.0
+    assert_figures(verdict, limit=1000.0, base=20_000.0)
 
 
 def test_drawdown_base_falls_back_to_position_value_limit(make_ctx, make_state):
@@ -105,7 +114,7 @@ def test_drawdown_base_falls_back_to_position_value_limit(make_ctx, make_state):
 def test_position_value_fires_above_the_limit(make_ctx, make_state, position, level):
     verdict = build(PositionValue, make_ctx).check(make_state(position=position, mid=2000.0))
     assert verdict.level is level
-    assert verdict.figures["limit"] == 10_000.0
+    assert_figures(verdict, limit=10_000.0)
 
 
 def test_position_value_is_zero_before_the_first_mid(make_ctx, make_state):
@@ -141,8 +150,7 @@ def test_position_limit_reads_trading_settings(make_ctx, make_state):
 def test_stale_data_fires_after_the_limit(make_ctx, make_state, age_ns, level):
     verdict = build(StaleData, make_ctx).check(make_state(ts_ns=100 * NS + age_ns, last_market_ts_ns=100 * NS))
     assert verdict.level is level
-    assert verdict.figures["value"] == age_ns / NS
-    assert verdict.figures["limit"] == 5.0
+    assert_figures(verdict, value=age_ns / NS, limit=5.0)
 
 
 def test_stale_data_is_silent_before_the_first_market_event(make_ctx, make_state):
@@ -185,6 +193,7 @@ def test_cascade_levels(make_ctx, make_state, severity, level):
     values = {} if severity is None else {"cascade_severity": severity}
     verdict = build(Cascade, make_ctx).check(make_state(values=values))
     assert verdict.level is level
+    assert_figures(verdict, value=severity)
 
 
 def test_cascade_pause_resumes_by_itself_after_the_cooldown(make_ctx, make_state):
@@ -236,7 +245,7 @@ def test_rate_limit_fires_at_the_count(make_ctx, make_state, count, level):
     ts = 100 * NS
     verdict = build(RateLimit, make_ctx).check(make_state(ts_ns=ts, rate_limit_errors_ns=_errors(count, ts)))
     assert verdict.level is level
-    assert verdict.figures["value"] == float(count)
+    assert_figures(verdict, value=float(count))
 
 
 def test_rate_limit_counts_only_the_window(make_ctx, make_state):

@@ -37,14 +37,35 @@ def judge(
     """Compare ``value`` with ``limit``: ``level`` at the limit, WARN from ``warn_fraction`` of it, else OK.
 
     With ``strict`` the limit itself is still allowed (the monitor fires above it); otherwise it fires at it.
-    A value that is not a number is treated as a breach: a broken input must never read as safe.
+    A value that is not a number is treated as a breach: a broken input must never read as safe. A WARN or worse
+    carries ``{"value", "limit", **extra}`` as its figures; an OK is :func:`ok` (no figures).
     """
-    figures = {"value": value, "limit": limit, **(extra or {})}
     if math.isnan(value):
-        return Verdict(RiskLevel.KILL, f"{reason}: value is not a number", figures, monitor)
+        return Verdict(RiskLevel.KILL, f"{reason}: value is not a number", _figures(value, limit, extra), monitor)
     breached = value > limit if strict else value >= limit
     if breached:
-        return Verdict(level, reason, figures, monitor)
+        return Verdict(level, reason, _figures(value, limit, extra), monitor)
     if value >= warn_fraction * limit:
-        return Verdict(RiskLevel.WARN, NEAR_LIMIT, figures, monitor)
-    return Verdict(RiskLevel.OK, "", figures, monitor)
+        return Verdict(RiskLevel.WARN, NEAR_LIMIT, _figures(value, limit, extra), monitor)
+    return ok(monitor)
+
+
+def ok(monitor: str) -> Verdict:
+    """The OK verdict of ``monitor``: one shared value per monitor name, without figures.
+
+    Every monitor judges every event and nearly every verdict is OK; nothing reads an OK verdict's figures (the
+    aggregator keeps only the worst verdict and the log, metrics and alerts speak of WARN and above), so an OK
+    verdict costs a dictionary lookup instead of a dictionary and a frozen value built and dropped per event.
+    """
+    verdict = _OK.get(monitor)
+    if verdict is None:
+        verdict = _OK[monitor] = Verdict(RiskLevel.OK, "", {}, monitor)
+    return verdict
+
+
+#: The shared OK verdicts, by monitor name (a handful: one per monitor class).
+_OK: dict[str, Verdict] = {}
+
+
+def _figures(value: float, limit: float, extra: Mapping[str, float] | None) -> dict[str, float]:
+    return {"value": value, "limit": limit, **(extra or {})}

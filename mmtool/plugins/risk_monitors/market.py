@@ -14,7 +14,7 @@ from mmtool.core.config import ge, gt, le
 from mmtool.core.errors import ConfigError
 from mmtool.core.hookspecs import hookimpl
 from mmtool.core.types import RiskLevel, Verdict
-from mmtool.plugins.risk_monitors._threshold import NEAR_LIMIT, judge, override, pick
+from mmtool.plugins.risk_monitors._threshold import NEAR_LIMIT, judge, ok, override, pick
 
 if TYPE_CHECKING:
     from mmtool.core.components import ComponentContext, RiskState
@@ -56,15 +56,17 @@ class StaleData:
     def check(self, state: RiskState) -> Verdict:
         """KILL when ``ts_ns - last_market_ts_ns >= stale_data_secs``."""
         if state.last_market_ts_ns <= 0:
-            return Verdict.ok(self.name)
+            return ok(self.name)
         age_ns = state.ts_ns - state.last_market_ts_ns
         # Compared in integer ns so "exactly 5 s" is exact; the figures are reported in seconds.
-        figures = {"value": age_ns / NS, "limit": self.limit_ns / NS}
         if age_ns >= self.limit_ns:
-            return Verdict(RiskLevel.KILL, "market data is stale", figures, self.name)
+            return Verdict(RiskLevel.KILL, "market data is stale", self._figures(age_ns), self.name)
         if age_ns >= self.warn_fraction * self.limit_ns:
-            return Verdict(RiskLevel.WARN, NEAR_LIMIT, figures, self.name)
-        return Verdict(RiskLevel.OK, "", figures, self.name)
+            return Verdict(RiskLevel.WARN, NEAR_LIMIT, self._figures(age_ns), self.name)
+        return ok(self.name)
+
+    def _figures(self, age_ns: int) -> dict[str, float]:
+        return {"value": age_ns / NS, "limit": self.limit_ns / NS}
 
     def wake_at_ns(self, state: RiskState) -> int | None:
         """When the verdict next changes if no market data arrives: the warning, then the kill (event time, ns).
@@ -170,15 +172,18 @@ class Cascade:
             return verdict
         if severity >= self.pause_severity:
             self._resume_at_ns = state.ts_ns + self.cooldown_ns
-        figures = {"value": severity, "limit": self.pause_severity, "kill_limit": self.kill_severity}
         if self._resume_at_ns is not None:
             if state.ts_ns < self._resume_at_ns:
+                figures = self._figures(severity)
                 figures["resume_at_ns"] = float(self._resume_at_ns)
                 return Verdict(self.action, "liquidation cascade: cooling down", figures, self.name)
             self._resume_at_ns = None
         if severity >= self.warn_fraction * self.pause_severity:
-            return Verdict(RiskLevel.WARN, NEAR_LIMIT, figures, self.name)
-        return Verdict(RiskLevel.OK, "", figures, self.name)
+            return Verdict(RiskLevel.WARN, NEAR_LIMIT, self._figures(severity), self.name)
+        return ok(self.name)
+
+    def _figures(self, severity: float) -> dict[str, float]:
+        return {"value": severity, "limit": self.pause_severity, "kill_limit": self.kill_severity}
 
 
 @attrs.frozen
