@@ -162,7 +162,11 @@ class Runner:
             self._notify("on_start", self.engine, self.adapter)
             self._events = self.adapter.events().__aiter__()
             with quiet_gc():
-                await self._trade(start)
+                try:
+                    await self._trade(start)
+                except Exception as exc:
+                    await self._after_failure(exc)
+                    raise
                 await self._shutdown()
             self._notify("on_stop", self.engine, self.result)
         finally:
@@ -291,6 +295,26 @@ class Runner:
             self.on_status(self.engine)
             return
         log_status(self.engine)
+
+    async def _after_failure(self, exc: Exception) -> None:
+        """The trading loop raised (a bug: bad data is skipped, components' errors are caught): take every order
+        off the book before the error propagates. The graceful shutdown first; if the engine cannot even do that,
+        the exchange's cancel-all directly."""
+        log.critical("Trading loop failed; cancelling every order before exiting", exc_info=exc)
+        self._stop_reason = f"error: {exc!r}"[:200]
+        try:
+            await self._shutdown()
+            return
+        except Exception as again:
+            log.critical("Shutdown after the failure failed too; cancelling at the exchange directly", exc_info=again)
+        try:
+            left = await self.adapter.cancel_all()
+        except Exception as last:
+            log.critical("Could not cancel at the exchange: orders may still rest (an armed dead man's switch "
+                         "cancels them when it expires)", extra={"fields": {"error": repr(last)}})
+            return
+        self.result.open_orders_at_exit = left
+        self.result.shutdown_clean = left == 0
 
     async def _shutdown(self) -> None:
         """Stop quoting, cancel everything with retries, flatten after a kill if asked, log the outcome."""

@@ -163,3 +163,100 @@ def test_an_unreachable_exchange_at_exit_still_ends_the_session_and_leaves_the_k
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("COULD NOT CONFIRM THAT NO ORDER IS LEFT OPEN") for m in messages)
     assert "Final position and PnL" in messages
+
+
+# ------------------------------------------------------------------------------------ a failing trading loop
+
+
+class RestingExchange:
+    """Books then timers; every place rests and every cancel succeeds, answered on the next event. Records what
+    was sent, and ``cancel_all`` empties the book as an exchange's would."""
+
+    name = "resting"
+
+    def __init__(self) -> None:
+        self.clock = ManualClock(T0)
+        self.resting: dict[str, Place] = {}
+        self.cancels: list[str] = []
+        self.cancel_all_calls = 0
+        self._queue: deque[Event] = deque()
+        self._tick = 0
+
+    async def events(self) -> AsyncIterator[Event]:
+        while True:
+            if not self._queue:
+                self._tick += 1
+                ts = T0 + 10 * MS * self._tick
+                self._queue.append(LateFillExchange._book(ts) if self._tick < 5 else Timer(ts, ts))
+            event = self._queue.popleft()
+            self.clock.advance_to(max(self.clock.now_ns(), event.ts_local_ns))
+            yield event
+            await asyncio.sleep(0)
+
+    async def submit(self, actions: Sequence[Action]) -> None:
+        ts = self.clock.now_ns()
+        for action in actions:
+            if isinstance(action, Place):
+                self.resting[action.cloid] = action
+                self._queue.append(OrderUpdate("ETH", action.cloid, OrderStatus.RESTING, ts, ts, oid=len(self.resting),
+                                               price=action.price, size=action.size))
+            elif action.cloid in self.resting:
+                del self.resting[action.cloid]
+                self.cancels.append(action.cloid)
+                self._queue.append(OrderUpdate("ETH", action.cloid, OrderStatus.CANCELLED, ts, ts))
+
+    async def open_orders(self) -> list:
+        return list(self.resting.values())
+
+    async def cancel_all(self) -> int:
+        self.cancel_all_calls += 1
+        self.resting.clear()
+        return 0
+
+    async def position(self) -> Position:
+        return Position("ETH", Decimal(0), None)
+
+    async def close(self) -> None:
+        return None
+
+
+def _quoting_engine():
+    settings = Settings()
+    registry = load_registry()
+    return build_engine(settings, registry, ComponentContext("ETH", AssetRules("ETH", 4), settings),
+                        capital_usd=100_000.0)
+
+
+def _fail_from(engine, n: int, *, for_good: bool) -> None:
+    """Make ``engine.handle`` raise on its ``n``-th call (and on every later one when ``for_good``): a bug."""
+    handle, calls = engine.handle, [0]
+
+    def failing(event):
+        calls[0] += 1
+        if calls[0] == n or (for_good and calls[0] > n):
+            raise RuntimeError("a bug in the loop")
+        return handle(event)
+
+    engine.handle = failing
+
+
+@pytest.mark.parametrize("for_good", [False, True])
+def test_a_failing_loop_still_takes_every_order_off_the_book(caplog, for_good) -> None:
+    engine = _quoting_engine()
+    engine.estimators.clear()  # quote at once from the config's fallbacks: no warm-up
+    engine._estimator_gates = []
+    exchange = RestingExchange()
+    _fail_from(engine, 8, for_good=for_good)  # quote on the first books, then fail once the ladder rests
+    runner = Runner(engine, exchange, RunOptions(shutdown_timeout_s=1.0))  # type: ignore[arg-type]
+    with caplog.at_level(logging.CRITICAL, logger="mmtool.runner"), pytest.raises(RuntimeError, match="a bug"):
+        asyncio.run(runner.run())
+    assert exchange.resting == {}, "nothing is left on the book"
+    assert runner.result.stop_reason.startswith("error: RuntimeError")
+    assert runner.result.open_orders_at_exit == 0
+    assert "Trading loop failed" in caplog.text
+    assert exchange.cancels, "the ladder rested before the failure and its cancels were sent"
+    if for_good:  # the engine cannot even finish the shutdown: the exchange's cancel-all is the last resort
+        assert "cancelling at the exchange directly" in caplog.text
+        assert exchange.cancel_all_calls == 1
+    else:
+        assert "cancelling at the exchange directly" not in caplog.text
