@@ -103,17 +103,33 @@ _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _NUMBER = (int, float)
 
 
+#: Decimal exponents beyond which a number is refused as data: a finite Decimal such as ``1e999999`` becomes an
+#: infinite (or zero) float and overflows Decimal arithmetic, and no price or size comes near 10^±300.
+_MAX_EXPONENT = 300
+
+
 def _valid_price(value: Decimal) -> bool:
-    return value.is_finite() and value > 0
+    """Finite, > 0 and within float range (also used for sizes)."""
+    return value.is_finite() and value > 0 and -_MAX_EXPONENT < value.adjusted() < _MAX_EXPONENT
 
 
 def _sane_levels(levels: Sequence[BookLevel]) -> bool:
-    """Every price finite and > 0, every size finite and >= 0: one min and one sum per column instead of four
-    tests per level. A NaN or an infinity makes the sum non-finite (or raises, as does comparing a NaN)."""
+    """Every price finite, > 0 and within float range, every size finite, >= 0 and within float range: one min,
+    one max and one sum per column instead of tests per level. A NaN or an infinity makes the sum non-finite (or
+    raises, as does comparing a NaN)."""
     prices = [level.price for level in levels]
     sizes = [level.size for level in levels]
     try:
-        return min(prices) > 0 and min(sizes) >= 0 and sum(prices).is_finite() and sum(sizes).is_finite()
+        low = min(prices)
+        return (
+            low > 0
+            and min(sizes) >= 0
+            and sum(prices).is_finite()
+            and sum(sizes).is_finite()
+            and low.adjusted() > -_MAX_EXPONENT
+            and max(prices).adjusted() < _MAX_EXPONENT
+            and max(sizes).adjusted() < _MAX_EXPONENT
+        )
     except ArithmeticError:
         return False
 
@@ -269,7 +285,7 @@ class Engine:
         if isinstance(event, BookUpdate):
             return self._on_book(event)
         if isinstance(event, Trade):
-            if not (_valid_price(event.price) and event.size.is_finite() and event.size > 0):
+            if not (_valid_price(event.price) and _valid_price(event.size)):
                 return self._bad(event, "trade with a non-positive or non-finite price or size")
             self.market = attrs.evolve(self.market, ts_ns=event.ts_local_ns, last_trade_price=float(event.price))
             self._last_market_ns = event.ts_local_ns
@@ -400,7 +416,7 @@ class Engine:
         return True
 
     def _on_fill(self, fill: Fill) -> bool:
-        if not (_valid_price(fill.price) and fill.size.is_finite() and fill.size > 0):
+        if not (_valid_price(fill.price) and _valid_price(fill.size)):
             return self._bad(fill, "fill with a non-positive or non-finite price or size")
         if not self.portfolio.on_fill(fill):
             self.stats.duplicate_fills += 1

@@ -21,6 +21,7 @@ from mmtool.core.types import (
     L2Book,
     Ladder,
     Liquidity,
+    MidUpdate,
     Modify,
     OrderStatus,
     OrderUpdate,
@@ -177,6 +178,16 @@ def test_fill_dedup_by_trade_id():
     assert engine.orders.get(bid.cloid).status is OrderStatus.PARTIALLY_FILLED
 
 
+@pytest.mark.parametrize(("price", "size"), [("1e999999", "0.05"), ("3500", "1e999999"), ("3500", "1e-999999")])
+def test_a_fill_outside_float_range_is_counted_as_bad_and_moves_nothing(price, size):
+    engine = make_engine()
+    engine.handle(book(3500, NS))
+    fill = Fill("ETH", "0x" + "0" * 32, 1, "T1", Side.BUY, Decimal(price), Decimal(size), Decimal("0.01"),
+                Liquidity.MAKER, 3 * NS, 3 * NS)
+    assert engine.handle(fill) == []
+    assert engine.position == 0 and engine.stats.bad_events == 1
+
+
 def test_reduce_only_enforced_at_limit_even_if_strategy_quotes_both_sides():
     engine = make_engine(max_absolute_position_size=0.1)
     actions = engine.handle(book(3500, NS))
@@ -250,6 +261,13 @@ def _deep_bad(column: str, value: str) -> BookUpdate:
         *(_deep_bad(column, value) for column in ("price", "size") for value in ("NaN", "sNaN", "Inf", "-Inf")),
         _deep_bad("size", "-1"),
         _deep_bad("price", "0"),
+        # Finite Decimals outside float range: an infinite or zero float, and Decimal overflow, downstream.
+        *(_deep_bad(column, value) for column in ("price", "size") for value in ("1e999999", "1e400")),
+        _deep_bad("price", "1e-999999"),
+        Trade("ETH", Decimal("1e999999"), Decimal(1), Side.BUY, "x", NS, NS),
+        Trade("ETH", Decimal("3500"), Decimal("1e-400"), Side.BUY, "x", NS, NS),
+        MidUpdate("ETH", Decimal("1e999999"), NS, NS),
+        MidUpdate("ETH", Decimal("1e-999999"), NS, NS),
     ],
 )
 def test_bad_market_data_is_counted_and_skipped(bad):

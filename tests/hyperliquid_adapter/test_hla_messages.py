@@ -131,7 +131,18 @@ def test_funding_sign_is_kept() -> None:
     assert event.payment == Decimal("-0.52") and event.rate == Decimal("0.0000125")
 
 
-@pytest.mark.parametrize("value", [None, 1.5, True, "abc", "NaN", "Infinity"])
-def test_dec_refuses_non_decimals(value: object) -> None:
-    with pytest.raises(MalformedResponse):
+@pytest.mark.parametrize(
+    "value",
+    [None, 1.5, True, "abc", "NaN", "Infinity", "1e999999", "-1e999999", "1e-999999", "1e100",
+     pytest.param(10**5000, id="a-5000-digit-integer")],
+)
+def test_dec_refuses_non_decimals_and_absurd_magnitudes(value: object) -> None:
+    with pytest.raises(MalformedResponse) as raised:
         m.dec(value)
+    assert len(str(raised.value)) < 120
+
+
+@pytest.mark.parametrize("value", ["0", "-0", "0.00000001", "123456789012.5", "1e-20", "-3500.1", 7])
+def test_dec_takes_every_number_the_exchange_sends(value: object) -> None:
+    assert m.dec(value) == Decimal(value)
+

@@ -56,15 +56,29 @@ _SPECIAL = {
 }
 
 
+#: No number the exchange sends comes near 10^±100; one beyond is malformed (``"1e999999"`` is a finite Decimal
+#: whose float is infinite, and which overflows Decimal arithmetic downstream).
+_MAX_EXPONENT = 100
+
+
 def dec(value: Any, field: str = "number") -> Decimal:
-    """A wire decimal string (or integer) as an exact, finite ``Decimal``; MalformedResponse otherwise."""
+    """A wire decimal string (or integer) as an exact, finite ``Decimal`` of sane magnitude; MalformedResponse
+    otherwise."""
     try:
         d = Decimal(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):
         d = None
-    if d is None or not d.is_finite():
-        raise MalformedResponse(f"{field}: expected a decimal string, got {value!r}")
+    if d is None or not d.is_finite() or (d and not -_MAX_EXPONENT < d.adjusted() < _MAX_EXPONENT):
+        raise MalformedResponse(f"{field}: expected a decimal string, got {_shown(value)}")
     return d
+
+
+def _shown(value: Any) -> str:
+    """A bad value for an error message: short, and never the text of a huge integer (which str() refuses)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def side_of(value: Any) -> Side:
