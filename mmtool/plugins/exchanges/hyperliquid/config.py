@@ -17,6 +17,12 @@ NETWORK_URLS = {
 }
 
 
+#: The shortest dead man's switch horizon: the exchange wants a scheduleCancel time at least 5 s after its own
+#: clock when the request arrives, so a horizon of exactly 5 s from ours is always refused; the half second
+#: covers the trip and the difference between the two clocks.
+MIN_DEAD_MAN_HORIZON_SECS = 5.5
+
+
 def _help(text: str) -> dict[str, Any]:
     return {"help": text}
 
@@ -100,7 +106,12 @@ class HyperliquidConfig:
         default=10.0, validator=gt(0), metadata=_help("Refresh the dead man's switch this often, seconds")
     )
     dead_man_horizon_secs: float = attrs.field(
-        default=30.0, validator=ge(5), metadata=_help("Cancel everything this long after the last refresh (>= 5 s)")
+        default=30.0,
+        validator=ge(MIN_DEAD_MAN_HORIZON_SECS),
+        metadata=_help(
+            "Cancel everything this long after the last refresh (>= 5.5 s: the exchange refuses a time less than"
+            " 5 s ahead when it arrives)"
+        ),
     )
     rate_limit_refresh_secs: float = attrs.field(
         default=60.0, validator=gt(0), metadata=_help("Read userRateLimit this often, seconds")
