@@ -93,12 +93,25 @@ class Account:
             raise hl_errors.MalformedResponse("clearinghouseState without marginSummary.accountValue") from exc
 
     async def seed_fills(self) -> None:
-        """Seed fill deduplication with recent ``userFills``; fills before now count as seen."""
+        """Seed fill deduplication with recent ``userFills``: the account's history before this session.
+
+        Every fill in the answer counts as seen. When the answer is full (the exchange gives at most
+        :data:`FILLS_PAGE`), fills older than its oldest are history too (``FillLedger.history_floor_ms``); any other
+        fill not seen yet, in a userFills snapshot after a reconnect, is one this session missed.
+        """
         adapter = self._adapter
         history = await adapter.rest.info({"type": "userFills", "user": adapter.user})
-        for item in history if isinstance(history, list) else []:
+        if not isinstance(history, list):
+            # Without the history a snapshot's old fills could not be told from missed ones: do not start.
+            raise hl_errors.MalformedResponse(f"userFills: expected a list, got {type(history).__name__}")
+        times = []
+        for item in history:
             if isinstance(item, Mapping) and item.get("tid") is not None:
-                adapter.ledger.seed(str(item["tid"]), item.get("time", 0) if isinstance(item.get("time"), int) else 0)
+                time_ms = item.get("time", 0) if isinstance(item.get("time"), int) else 0
+                adapter.ledger.seed(str(item["tid"]), time_ms)
+                times.append(time_ms)
+        if len(history) >= FILLS_PAGE and times:
+            adapter.ledger.history_floor_ms = min(times)
         adapter.ledger.last_fill_ms = max(adapter.ledger.last_fill_ms, adapter._now_ms())
 
     async def fills_since(self, since_ms: int) -> list[Fill]:

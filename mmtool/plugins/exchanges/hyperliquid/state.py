@@ -204,6 +204,8 @@ class FillLedger:
         self.asset = asset
         self.position = position
         self.last_fill_ms = 0
+        #: Fills older than this (exchange ms) are the account's history before the session, seen or not.
+        self.history_floor_ms = 0
         self._seen: set[str] = set()
         self._order: deque[str] = deque()
         self._keep = keep

@@ -3,7 +3,7 @@
 On a drop the adapter emits ``Connection(up=False)``, reconnects with jittered exponential backoff
 (``reconnect_min_secs`` doubling up to ``reconnect_max_secs``), resubscribes, fetches the fills it missed
 (``userFillsByTime``, deduplicated by trade id), audits orders and position, and only then emits
-``Connection(up=True)``. A failed resync closes the socket and counts as a failed attempt.
+``Connection(up=True)``. A failed resync, whatever the failure, closes the socket and counts as a failed attempt.
 """
 
 from __future__ import annotations
@@ -83,6 +83,11 @@ class Supervisor:
                     await self.resync(dropped_ms)
                 except (hl_errors.HyperliquidError, ExchangeError) as exc:
                     log.warning("Resync failed; reconnecting again", extra={"fields": {"error": str(exc)}})
+                    await adapter._ws.close()
+                    delay = min(delay * 2, adapter.config.reconnect_max_secs)
+                    continue
+                except Exception as exc:  # a bug on the way: this task must not die and leave us disconnected
+                    log.error("Resync failed unexpectedly; reconnecting again", exc_info=exc)
                     await adapter._ws.close()
                     delay = min(delay * 2, adapter.config.reconnect_max_secs)
                     continue

@@ -40,6 +40,12 @@ def ws_url(base_url: str) -> str:
     raise ValueError(f"base URL must start with http:// or https:// (got {base_url!r})")
 
 
+def _close_text(exc: websockets.ConnectionClosed) -> str:
+    """The close code and reason a peer sent, or the library's "abnormal closure" when it sent none."""
+    frame = exc.rcvd
+    return f"{frame.code} {frame.reason}".strip() if frame is not None else "1006 no close frame"
+
+
 class WsConnection:
     """A live WebSocket to the exchange (build with :meth:`open`)."""
 
@@ -131,7 +137,11 @@ class WsConnection:
             await self._socket.send(message, text=True)
         except websockets.ConnectionClosed as exc:
             self._pending.pop(post_id, None)
-            raise ConnectionLost(f"the WebSocket closed while sending ({exc.code})") from None
+            if future.done():  # the reader saw the close first and failed it: that news is this very exception
+                future.exception()
+            else:
+                future.cancel()
+            raise ConnectionLost(f"the WebSocket closed while sending ({_close_text(exc)})") from None
         return future
 
     async def _ping(self) -> None:
@@ -179,7 +189,7 @@ class WsConnection:
                 else:
                     self.malformed += 1
         except websockets.ConnectionClosed as exc:
-            reason = f"connection closed ({exc.code} {exc.reason})".strip()
+            reason = f"connection closed ({_close_text(exc)})"
         except OSError as exc:
             reason = f"socket error: {exc!r}"
         code, text = self._socket.close_code, self._socket.close_reason

@@ -1,0 +1,162 @@
+"""The inbound side, message by message, on an offline adapter: one bad item never costs the others, a fill the
+session missed is recovered from a userFills snapshot whatever its time, and unexpected channels are counted."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import websockets
+from hla_helpers import KEY, QUIET, cloid
+
+from mmtool.core.types import Fill, OrderStatus, OrderUpdate, Place, Side, Tif
+from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
+from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
+from mmtool.plugins.exchanges.hyperliquid.ws import ConnectionLost, WsConnection
+
+T = 1_700_000_000_000
+NS = 1_000_000
+
+
+@pytest.fixture
+def adapter() -> Iterator[HyperliquidAdapter]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    a = HyperliquidAdapter(QUIET, asset="ETH", network="localhost", private_key=KEY, base_url="http://127.0.0.1:1")
+    a.asset_ids.update({"BTC": 0, "ETH": 1})
+    yield a
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def drain(a: HyperliquidAdapter) -> list[Any]:
+    out = []
+    while not a._queue.empty():
+        out.append(a._queue.get_nowait())
+    return out
+
+
+def fill(tid: int, time_ms: int = T, oid: int = 7, **fields: Any) -> dict[str, Any]:
+    return {"coin": "ETH", "px": "3500", "sz": "0.1", "side": "B", "time": time_ms, "startPosition": "0",
+            "dir": "Open Long", "closedPnl": "0", "hash": "0x00", "oid": oid, "crossed": False, "fee": "0.05",
+            "tid": tid, "feeToken": "USDC", **fields}
+
+
+def rest(a: HyperliquidAdapter, n: int, oid: int) -> str:
+    """Place order ``n`` and have it rest with exchange id ``oid``; its cloid."""
+    place = Place(cloid(n), "ETH", Side.BUY, Decimal("3500"), Decimal("1"), Tif.ALO)
+    a.orders.placed(place, 0)
+    a._emitter.emit(OrderUpdate("ETH", place.cloid, OrderStatus.RESTING, 1, 1, oid=oid))
+    drain(a)
+    return place.cloid
+
+
+def test_one_bad_order_update_does_not_cost_the_others(adapter: HyperliquidAdapter) -> None:
+    first, second = rest(adapter, 1, 11), rest(adapter, 2, 12)
+    order = {"coin": "ETH", "side": "B", "limitPx": "3500", "sz": "1", "origSz": "1", "timestamp": T}
+    adapter._on_message("orderUpdates", [
+        {"order": {**order, "oid": 11, "cloid": first}, "status": "someStatusFromTheFuture", "statusTimestamp": T},
+        {"order": {**order, "oid": 12, "cloid": second}, "status": "marginCanceled", "statusTimestamp": T},
+    ], 5)
+    events = drain(adapter)
+    assert [(e.cloid, e.status) for e in events] == [(second, OrderStatus.CANCELLED)]
+    assert adapter.malformed == 1
+
+
+@pytest.mark.parametrize("channel", ["userFills", "user"])
+@pytest.mark.parametrize("bad", [None, "x", {"tid": 1}, fill(1, fee=None), fill(1, px="1e999999")])
+def test_one_bad_fill_does_not_cost_the_others(adapter: HyperliquidAdapter, channel: str, bad: Any) -> None:
+    adapter.ledger.seed("0", T - 1)
+    message = {"user": adapter.user, "fills": [bad, fill(2)]}
+    adapter._on_message(channel, message, 5)
+    assert [e.trade_id for e in drain(adapter) if isinstance(e, Fill)] == ["2"]
+    assert adapter.malformed == 1
+
+
+def test_a_fill_that_is_not_an_object_is_malformed_not_a_crash(adapter: HyperliquidAdapter) -> None:
+    with pytest.raises(hl_errors.MalformedResponse):
+        adapter._feed.fill_from(None, 5)
+
+
+def test_a_snapshot_after_a_reconnect_recovers_a_missed_fill_older_than_the_last_one_seen(
+    adapter: HyperliquidAdapter,
+) -> None:
+    adapter.ledger.seed("100", T - 60_000)  # the account's history at the start of the session
+    adapter._on_message("userFills", {"user": adapter.user, "fills": [fill(102, T + 20)]}, 5)
+    assert [e.trade_id for e in drain(adapter)] == ["102"]
+    # The socket dropped; the exchange had also filled tid 101 (earlier, or in the same millisecond): the
+    # resubscription's snapshot lists all three, newest first.
+    for missed_ms in (T + 10, T + 20):
+        adapter._on_message("userFills", {"user": adapter.user, "isSnapshot": True,
+                                          "fills": [fill(102, T + 20), fill(101, missed_ms), fill(100, T - 60_000)]},
+                            5)
+    recovered = drain(adapter)
+    assert [e.trade_id for e in recovered] == ["101"], "passed on once, and the history stays history"
+    assert adapter.recovered_fills == 1
+    assert adapter.ledger.position == Decimal("0.2")
+
+
+def test_a_snapshot_leaves_fills_older_than_a_full_history_alone(adapter: HyperliquidAdapter) -> None:
+    adapter.ledger.seed("500", T)
+    adapter.ledger.history_floor_ms = T  # the start-up history was a full page: older fills were cut off
+    adapter._on_message("userFills", {"user": adapter.user, "isSnapshot": True,
+                                      "fills": [fill(501, T + 5), fill(500, T), fill(499, T - 1)]}, 5)
+    assert [e.trade_id for e in drain(adapter)] == ["501"]
+    assert adapter.ledger.seen("499"), "seeded, not passed on"
+
+
+def test_an_unexpected_channel_is_counted_every_time_and_logged_once(
+    adapter: HyperliquidAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mmtool.hyperliquid")
+    for _ in range(3):
+        adapter._on_message("bbo", {"coin": "ETH"}, 5)
+    assert adapter.malformed == 3
+    assert [r.getMessage() for r in caplog.records] == ["Malformed exchange message skipped"]
+    assert drain(adapter) == []
+
+
+class _ClosingSocket:
+    """A socket whose send fails because it closed, the reader having noticed the close first."""
+
+    close_code, close_reason = 1006, "gone"
+
+    def __init__(self) -> None:
+        self.connection: WsConnection | None = None
+
+    async def send(self, message: Any, text: bool = False) -> None:
+        assert self.connection is not None
+        self.connection._finish("closed by the exchange")
+        raise websockets.ConnectionClosed(None, None)
+
+    def __aiter__(self) -> _ClosingSocket:
+        return self
+
+    async def __anext__(self) -> str:
+        await asyncio.Event().wait()
+        raise StopAsyncIteration
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_post_lost_to_a_closing_socket_leaves_no_unretrieved_future() -> None:
+    async def scenario(problems: list[dict[str, Any]]) -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: problems.append(context))
+        socket = _ClosingSocket()
+        conn = WsConnection(socket, lambda *a: None, lambda: 0)  # type: ignore[arg-type]
+        socket.connection = conn
+        with pytest.raises(ConnectionLost):
+            await conn.send_post("action", {})
+        await conn.close()
+        gc.collect()
+
+    problems: list[dict[str, Any]] = []
+    asyncio.run(scenario(problems))
+    gc.collect()
+    assert [p.get("message") for p in problems] == []
