@@ -126,3 +126,27 @@ def test_a_refused_clear_at_shutdown_is_tried_again() -> None:
             assert not a._dead_man_switch.armed
 
     run(body())
+
+
+def test_an_unexpected_failure_of_the_resync_is_retried_not_the_end_of_the_connection() -> None:
+    async def body() -> None:
+        config = evolve(QUIET, reconnect_min_secs=0.2, reconnect_max_secs=0.5)
+        async with exchange() as ex, adapter(ex, config=config) as a:
+            got = Collector(a)
+            resync, calls = a._supervisor.resync, []
+
+            async def failing_once(dropped_ms: int) -> None:
+                calls.append(dropped_ms)
+                if len(calls) == 1:
+                    raise RuntimeError("a bug on the way back")
+                await resync(dropped_ms)
+
+            a._supervisor.resync = failing_once
+            ex.hub.drop_all("test")
+            await got.wait_for(lambda: len(got.of(Connection)) == 2, timeout=10)
+            down, up = got.of(Connection)
+            assert not down.up and up.up and a.connected
+            assert len(calls) == 2, "the failed resync was followed by a new connection and a resync"
+            await got.stop()
+
+    run(body())
