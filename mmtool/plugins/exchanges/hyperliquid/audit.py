@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("mmtool.hyperliquid")
 
 NOT_LISTED = "no longer listed by the exchange"
+#: Reads of the position one audit makes at most while fills keep coming in around them.
+POSITION_READS = 3
 
 
 class Auditor:
@@ -161,25 +163,37 @@ class Auditor:
             await self._audit_position(why)
 
     async def _audit_position(self, why: str) -> None:
+        """Compare our position with the exchange's and adopt the exchange's when the difference is real.
+
+        A read is trusted only if no fill came in around it, by the socket or by the fill history fetched right
+        after it: such a fill may or may not be inside the read, and adopting a read that holds a fill not yet
+        passed on would count that fill twice when its message comes. So: read, recover missed fills, and adopt
+        the read only when no fill was accepted in between; otherwise read again, up to
+        :data:`POSITION_READS` times, and leave a position that keeps moving to the next audit.
+        """
         adapter = self._adapter
-        account = adapter._account
-        exchange_pos, _ = await account.position()
-        if exchange_pos == adapter.ledger.position:
+        ledger = adapter.ledger
+        for _ in range(POSITION_READS):
+            accepted = ledger.accepted
+            exchange_pos, entry = await adapter._account.position()
+            if exchange_pos == ledger.position:
+                return
+            await self.recover_fills(ledger.last_fill_ms)
+            if exchange_pos == ledger.position:
+                return  # the read held fills we had missed: recovered now
+            if ledger.accepted == accepted:
+                break  # nothing came in around the read: the difference is real
+        else:
+            log.info("Position audit deferred: fills still arriving", extra={"fields": {"audit": why}})
             return
-        await self.recover_fills(adapter.ledger.last_fill_ms)
-        if exchange_pos != adapter.ledger.position:
-            # The exchange may have moved on since we asked: judge against a fresh read.
-            exchange_pos, _ = await account.position()
-        if exchange_pos != adapter.ledger.position:
-            exchange_pos, entry = await account.position()
-            self._discrepancy(
-                "position differs from the exchange's", why, local=str(adapter.ledger.position),
-                exchange=str(exchange_pos), difference=str(exchange_pos - adapter.ledger.position),
-            )
-            # The exchange is the truth: adopt it here and tell the engine to do the same.
-            adapter.ledger.position = exchange_pos
-            now = adapter.clock.now_ns()
-            adapter._emitter.emit(PositionSnapshot(adapter.asset, exchange_pos, entry, now, now))
+        self._discrepancy(
+            "position differs from the exchange's", why, local=str(ledger.position),
+            exchange=str(exchange_pos), difference=str(exchange_pos - ledger.position),
+        )
+        # The exchange is the truth: adopt it here and tell the engine to do the same.
+        ledger.position = exchange_pos
+        now = adapter.clock.now_ns()
+        adapter._emitter.emit(PositionSnapshot(adapter.asset, exchange_pos, entry, now, now))
 
     async def recover_fills(self, since_ms: int) -> int:
         """Fetch our fills since a time (less ``fill_lookback_secs``) and pass on those we missed; how many.

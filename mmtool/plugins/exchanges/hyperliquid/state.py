@@ -206,6 +206,8 @@ class FillLedger:
         self.last_fill_ms = 0
         #: Fills older than this (exchange ms) are the account's history before the session, seen or not.
         self.history_floor_ms = 0
+        #: How many fills were accepted so far (by any path): tells whether one arrived during an await.
+        self.accepted = 0
         self._seen: set[str] = set()
         self._order: deque[str] = deque()
         self._keep = keep
@@ -225,6 +227,7 @@ class FillLedger:
         if fill.trade_id in self._seen:
             return False
         self._remember(fill.trade_id)
+        self.accepted += 1
         self.last_fill_ms = max(self.last_fill_ms, fill.ts_exchange_ns // 1_000_000)
         if fill.asset == self.asset:
             self.position += fill.size * fill.side.sign
