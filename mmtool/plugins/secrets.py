@@ -49,6 +49,8 @@ def read_dotenv(directory: Path | None = None) -> dict[str, str]:
         return parse_dotenv(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
+    except (OSError, UnicodeDecodeError) as exc:  # the error's text may quote bytes of a secret: name the kind only
+        raise ConfigError(f"{path}: cannot read it ({type(exc).__name__}); content not shown") from None
 
 
 def _check_shape(key: str, source: str) -> str:
@@ -63,11 +65,19 @@ def read_key_file(path: Path) -> str:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         raise ConfigError(f"{KEY_FILE_ENV}: key file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"{KEY_FILE_ENV}: cannot read key file {path} ({type(exc).__name__})") from None
     if mode & 0o077:
         raise ConfigError(
             f"{KEY_FILE_ENV}: key file {path} has permissions {mode:04o}, wider than 0600; run `chmod 600 {path}`"
         )
-    return _check_shape(path.read_text(encoding="utf-8").strip(), f"{KEY_FILE_ENV} ({path})")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:  # the error's text may quote bytes of the key: name the kind only
+        raise ConfigError(
+            f"{KEY_FILE_ENV}: cannot read key file {path} ({type(exc).__name__}); content not shown"
+        ) from None
+    return _check_shape(text.strip(), f"{KEY_FILE_ENV} ({path})")
 
 
 def find_private_key(env: Mapping[str, str], dotenv: Mapping[str, str]) -> str | None:

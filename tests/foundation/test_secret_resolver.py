@@ -83,6 +83,29 @@ def test_missing_key_file(clean: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         _resolve()
 
 
+@pytest.mark.parametrize("kind", ["binary", "directory"])
+def test_an_unreadable_key_file_is_a_config_error_that_shows_nothing_of_it(
+    clean: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    path = clean / "key"
+    if kind == "directory":
+        path.mkdir(mode=0o700)
+    else:
+        path.write_bytes(b"\xff\xfe" + bytes.fromhex(KEY[2:]))
+        os.chmod(path, 0o600)
+    monkeypatch.setenv("HYPERLIQUID_KEY_FILE", str(path))
+    with pytest.raises(ConfigError, match="cannot read key file") as raised:
+        _resolve()
+    assert "1a" not in str(raised.value).replace(str(path), ""), "no byte of the key in the message"
+
+
+def test_an_undecodable_dotenv_is_a_config_error(clean: Path) -> None:
+    (clean / ".env").write_bytes(b"HYPERLIQUID_PRIVATE_KEY=\xff" + KEY[2:].encode())
+    with pytest.raises(ConfigError, match="cannot read it") as raised:
+        _resolve()
+    assert KEY[2:] not in str(raised.value)
+
+
 def test_other_secret_names_are_not_answered(clean: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HYPERLIQUID_PRIVATE_KEY", KEY)
     registry = Registry.from_plugins(secrets)
