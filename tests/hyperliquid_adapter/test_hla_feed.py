@@ -1,5 +1,6 @@
-"""The inbound side, message by message, on an offline adapter: one bad item never costs the others, a fill the
-session missed is recovered from a userFills snapshot whatever its time, and unexpected channels are counted."""
+"""The adapter offline, message by message: one bad item never costs the others, a fill the session missed is
+recovered from a userFills snapshot whatever its time, unexpected channels are counted, and each item of an
+outgoing batch carries its own asset id."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 import websockets
 from hla_helpers import KEY, QUIET, cloid
 
-from mmtool.core.types import Fill, OrderStatus, OrderUpdate, Place, Side, Tif
+from mmtool.core.types import Cancel, Fill, Modify, OrderStatus, OrderUpdate, Place, Side, Tif
 from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
 from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
 from mmtool.plugins.exchanges.hyperliquid.ws import ConnectionLost, WsConnection
@@ -160,3 +161,15 @@ def test_a_post_lost_to_a_closing_socket_leaves_no_unretrieved_future() -> None:
     asyncio.run(scenario(problems))
     gc.collect()
     assert [p.get("message") for p in problems] == []
+
+
+def test_a_batch_that_mixes_assets_gives_each_item_its_own_asset_id(adapter: HyperliquidAdapter) -> None:
+    eth, btc = (Place(cloid(n), coin, Side.BUY, Decimal("100"), Decimal("1"), Tif.ALO) for n, coin in
+                ((1, "ETH"), (2, "BTC")))
+    orders = adapter._outbound.batch_action("order", [eth, btc])["orders"]
+    assert [o["a"] for o in orders] == [1, 0]
+    modifies = adapter._outbound.batch_action("modify", [Modify(eth.cloid, "ETH", Side.BUY, Decimal("99"), Decimal(1)),
+                                                         Modify(btc.cloid, "BTC", Side.BUY, Decimal("99"), Decimal(1))])
+    assert [m["order"]["a"] for m in modifies["modifies"]] == [1, 0]
+    cancels = adapter._outbound.batch_action("cancel", [Cancel(btc.cloid, "BTC"), Cancel(eth.cloid, "ETH")])
+    assert [c["asset"] for c in cancels["cancels"]] == [0, 1]

@@ -129,7 +129,7 @@ class Outbound:
         """The unsigned action for a batch of one kind (``order``, ``modify``, ``cancel``), recorded as sent."""
         adapter = self._adapter
         now = adapter.clock.now_ns()
-        asset_id = adapter.asset_ids[items[0].asset]
+        ids = adapter.asset_ids  # each item its own asset's id: a batch may mix assets
         if kind == "order":
             places = [a for a in items if isinstance(a, Place)]
             for p in places:
@@ -137,7 +137,8 @@ class Outbound:
             # A standalone trigger order goes in the plain "na" grouping, as the SDK sends it.
             return order_action(
                 [
-                    order_wire(asset_id, p.side is Side.BUY, p.price, p.size, p.reduce_only, _order_type(p), p.cloid)
+                    order_wire(ids[p.asset], p.side is Side.BUY, p.price, p.size, p.reduce_only, _order_type(p),
+                               p.cloid)
                     for p in places
                 ]
             )
@@ -147,14 +148,14 @@ class Outbound:
                 adapter.orders.modify_sent(m, now)
             return batch_modify_action(
                 [
-                    (m.cloid, order_wire(asset_id, m.side is Side.BUY, m.price, m.size, m.reduce_only, m.tif,
+                    (m.cloid, order_wire(ids[m.asset], m.side is Side.BUY, m.price, m.size, m.reduce_only, m.tif,
                                          m.new_cloid or m.cloid))
                     for m in modifies
                 ]
             )
         for c in items:
             adapter.orders.cancel_sent(c.cloid, now)
-        return cancel_by_cloid_action([(asset_id, c.cloid) for c in items])
+        return cancel_by_cloid_action([(ids[c.asset], c.cloid) for c in items])
 
     def sign(self, action: Mapping[str, Any]) -> dict[str, Any]:
         """The ``/exchange`` body of an action: a fresh nonce, the signature, the vault address."""
