@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -147,3 +150,41 @@ def test_corrupt_state_is_refused(tmp_path: Path, content: str) -> None:
 def test_reserve_must_be_positive() -> None:
     with pytest.raises(ValueError, match="reserve_ms must be >= 1"):
         NonceManager(FakeClock(), None, reserve_ms=0)
+
+
+def test_one_process_per_state_file_and_the_next_one_resumes_above_it(tmp_path: Path) -> None:
+    path = tmp_path / "nonce.json"
+    clock = FakeClock()
+    first, second = NonceManager(clock, path), NonceManager(clock, path)
+    first.acquire()
+    issued = [first.next() for _ in range(5)]
+    with pytest.raises(NonceStateError, match=rf"another process \(pid {os.getpid()}\) is signing with this key"):
+        second.acquire()
+    first.release()
+    second.acquire()  # the first let go (a clean exit): the second takes over, above all the first issued
+    assert second.next() > max(issued)
+    second.release()
+
+
+def test_a_lock_held_by_another_process_refuses_the_start_until_it_exits(tmp_path: Path) -> None:
+    path = tmp_path / "nonce.json"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from pathlib import Path\n"
+         "from mmtool.plugins.exchanges.hyperliquid.nonce import NonceManager\n"
+         f"NonceManager(lambda: {T0}, Path({str(path)!r})).acquire()\n"
+         "print('locked', flush=True)\n"
+         "time.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(NonceStateError, match=rf"pid {holder.pid}"):
+            NonceManager(FakeClock(), path).acquire()
+    finally:
+        holder.kill()  # a crash, even: the kernel drops its lock
+        holder.wait()
+    later = NonceManager(FakeClock(), path)
+    later.acquire()
+    later.release()

@@ -202,6 +202,23 @@ def test_concurrent_submits_never_reuse_a_nonce_and_restarts_go_on_above(tmp_pat
     run(body())
 
 
+def test_a_second_session_signing_with_the_same_key_is_refused_at_connect(tmp_path: Path) -> None:
+    async def body() -> None:
+        config = evolve(QUIET, nonce_state_path=nonce_file(tmp_path))
+        async with exchange() as ex, adapter(ex, config=config) as first:
+            second = HyperliquidAdapter(config, asset=ETH, network="localhost", private_key=KEY, base_url=ex.url)
+            with pytest.raises(e.NonceStateError, match="another process .* is signing with this key"):
+                await second.connect()
+            assert not ex.journal.of_kind("action") or all(
+                r["nonce"] <= first.nonces.last for r in ex.journal.of_kind("action")
+            ), "the refused session signed nothing"
+        # The first session closed: a new one with the same key connects.
+        async with exchange() as ex, adapter(ex, config=config) as third:
+            assert third.connected
+
+    run(body())
+
+
 def test_agent_wallet_trades_for_the_master_account() -> None:
     async def body() -> None:
         master, agent = Signer(MASTER_KEY), Signer(AGENT_KEY)

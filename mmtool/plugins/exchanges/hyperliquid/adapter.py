@@ -252,6 +252,7 @@ class HyperliquidAdapter:
             },
         )
         try:
+            self.nonces.acquire()  # one process per signer: before anything is signed
             await self._account.load_meta()
             await self._account.load_mid()
             position, _ = await self._account.position()
@@ -454,6 +455,7 @@ class HyperliquidAdapter:
         if self._ws is not None:
             await self._ws.close()
         self.rest.close()
+        self.nonces.release()
 
     def _now_ms(self) -> int:
         return self.clock.now_ns() // NS_PER_MS

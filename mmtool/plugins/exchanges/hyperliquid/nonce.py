@@ -5,6 +5,13 @@ of them, so a nonce manager must never hand out the same number twice, not even 
 ``max(clock_ms(), last + 1)``. With a state file, the manager writes ahead: before issuing a nonce above the
 number on disk it atomically records ``nonce + reserve_ms`` there, so after a crash or restart it starts above
 anything it could have issued. The file is rewritten about once per ``reserve_ms`` of clock time, not per nonce.
+
+One process per signer: two processes signing with one key would each follow the clock from their own last
+nonce, so one would issue numbers the other already used, or fall below the smallest of the 100 the exchange
+keeps once the other has sent a burst. A connected adapter therefore holds an exclusive lock on the state file
+(:meth:`NonceManager.acquire`, ``<state>.lock``, released by the kernel if the process dies); a second process
+with the same key and state file is refused at start with a message saying so. Give each process its own API
+wallet (agent key): agents are free to approve, and each has its own nonces at the exchange.
 """
 
 from __future__ import annotations
@@ -13,6 +20,11 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks there, one process per key is on the user
+    fcntl = None  # type: ignore[assignment]
 
 from mmtool.plugins.exchanges.hyperliquid.errors import NonceStateError
 
@@ -80,6 +92,42 @@ class NonceManager:
         self._lock = threading.Lock()
         self._reserved = _read_state(state_path) if state_path is not None else 0
         self._last = self._reserved
+        self._lock_fd: int | None = None
+
+    def acquire(self) -> None:
+        """Hold the state file's lock (until :meth:`release` or the process ends); NonceStateError when another
+        process holds it. Reads the state again once held: another process may have moved it meanwhile."""
+        if self._path is None or fcntl is None or self._lock_fd is not None:
+            return
+        lock_path = self._path.with_name(self._path.name + ".lock")
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise NonceStateError(f"cannot open the nonce lock {lock_path}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            if isinstance(exc, BlockingIOError):
+                raise NonceStateError(
+                    f"another process (pid {holder}) is signing with this key ({lock_path} is locked): two processes "
+                    "with one key reuse each other's nonces; give each process its own API wallet (agent key)"
+                ) from None
+            raise NonceStateError(f"cannot lock the nonce state {lock_path}: {exc}") from exc
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._lock_fd = fd
+        with self._lock:
+            self._reserved = max(self._reserved, _read_state(self._path))
+            self._last = max(self._last, self._reserved)
+
+    def release(self) -> None:
+        """Let go of the state file's lock (a no-op when not held)."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor drops the lock
 
     @property
     def last(self) -> int:
