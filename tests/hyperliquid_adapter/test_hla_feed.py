@@ -18,6 +18,7 @@ from hla_helpers import KEY, QUIET, cloid
 from mmtool.core.types import Cancel, Fill, Modify, OrderStatus, OrderUpdate, Place, Side, Tif
 from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
 from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
+from mmtool.plugins.exchanges.hyperliquid.emitter import HOLD_FILL_NS
 from mmtool.plugins.exchanges.hyperliquid.ws import ConnectionLost, WsConnection
 
 T = 1_700_000_000_000
@@ -173,3 +174,34 @@ def test_a_batch_that_mixes_assets_gives_each_item_its_own_asset_id(adapter: Hyp
     assert [m["order"]["a"] for m in modifies["modifies"]] == [1, 0]
     cancels = adapter._outbound.batch_action("cancel", [Cancel(btc.cloid, "BTC"), Cancel(eth.cloid, "ETH")])
     assert [c["asset"] for c in cancels["cancels"]] == [0, 1]
+
+
+def test_a_fill_that_comes_before_its_orders_acknowledgement_waits_for_it(adapter: HyperliquidAdapter) -> None:
+    place = Place(cloid(5), "ETH", Side.BUY, Decimal("3500"), Decimal("2"), Tif.GTC)
+    adapter.orders.placed(place, 0)  # sent; the answer (which names its oid, 11) is late
+    adapter._on_message("userFills", {"user": adapter.user, "fills": [fill(1, oid=11, sz="0.5")]}, 5)
+    assert drain(adapter) == [], "held: nothing yet tells whose fill it is"
+    assert adapter.ledger.position == Decimal("0.5"), "the adapter's own tally counts it at once"
+    adapter._emitter.emit(OrderUpdate("ETH", place.cloid, OrderStatus.RESTING, 6, 6, oid=11))
+    events = drain(adapter)
+    assert [type(e).__name__ for e in events] == ["OrderUpdate", "Fill"]
+    assert events[1].cloid == place.cloid and events[1].trade_id == "1"
+    assert adapter.orders.get(place.cloid).filled == Decimal("0.5")
+    adapter._on_message("userFills", {"user": adapter.user, "fills": [fill(2, oid=11, sz="1.5")]}, 7)
+    assert [(e.cloid, e.size) for e in drain(adapter)] == [(place.cloid, Decimal("1.5"))]
+    assert adapter.orders.get(place.cloid) is None, "filled in full: finished"
+
+
+def test_a_held_fill_nobody_claims_goes_on_as_it_is_after_the_hold(adapter: HyperliquidAdapter) -> None:
+    adapter.orders.placed(Place(cloid(6), "ETH", Side.BUY, Decimal("3500"), Decimal("1"), Tif.ALO), 0)
+    adapter._on_message("userFills", {"user": adapter.user, "fills": [fill(3, oid=99)]}, 5)  # not one of ours
+    adapter._emitter.release_held(5 + HOLD_FILL_NS - 1)
+    assert drain(adapter) == []
+    adapter._emitter.release_held(5 + HOLD_FILL_NS)
+    assert [(e.trade_id, e.cloid) for e in drain(adapter)] == [("3", None)]
+
+
+def test_a_fill_of_an_unknown_order_passes_at_once_when_no_order_awaits_its_id(adapter: HyperliquidAdapter) -> None:
+    rest(adapter, 7, 21)  # acknowledged: nothing awaits an oid
+    adapter._on_message("userFills", {"user": adapter.user, "fills": [fill(4, oid=98)]}, 5)
+    assert [(e.trade_id, e.cloid) for e in drain(adapter)] == [("4", None)]

@@ -382,6 +382,7 @@ class HyperliquidAdapter:
             await asyncio.wait(list(self._outbound.batches), timeout=2.0)
         await self._dead_man_switch.disarm(self._last_remaining)
         await self._shutdown_io()
+        self._emitter.release_held(self.clock.now_ns(), force=True)  # no fill is kept from the engine
         self._queue.put_nowait(None)
 
     # ------------------------------------------------------------------ delegates kept for tests and tools
@@ -434,6 +435,7 @@ class HyperliquidAdapter:
                         extra={"fields": {"address_headroom": self.budget_headroom,
                                           "ip_weight_free": round(self.limits.ip.headroom, 3)}})
                 self._queue.put_nowait(RequoteTolerance(wanted, now, now))
+            self._emitter.release_held(now)  # fills that waited too long for their order's acknowledgement
             self._queue.put_nowait(Timer(now, now))
 
     async def _every(self, interval: float, job: Callable[[], Awaitable[Any]]) -> None:

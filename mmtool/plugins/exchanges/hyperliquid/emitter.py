@@ -2,7 +2,8 @@
 
 Every part of the adapter emits through :class:`Emitter`: an ``OrderUpdate`` is applied to the
 :class:`~.state.OrderRegistry` before it is queued, a fill is passed on once (deduplicated by trade id by the
-:class:`~.state.FillLedger`), and an exchange update that a pending modify explains is held back until the modify's
+:class:`~.state.FillLedger`; one that comes before its order's acknowledgement waits for it, see :meth:`Emitter.fill`),
+and an exchange update that a pending modify explains is held back until the modify's
 answer (see ``LocalOrder.deferred``). Malformed messages are logged, counted and skipped here too.
 """
 
@@ -12,6 +13,8 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import attrs
+
 from mmtool.core.types import Event, Fill, OrderStatus, OrderUpdate
 
 if TYPE_CHECKING:
@@ -19,12 +22,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mmtool.hyperliquid")
 
+#: How long a fill of an unknown order id waits for the acknowledgement that names it (local ns).
+HOLD_FILL_NS = 2_000_000_000
+
 
 class Emitter:
     """Queues the adapter's core events, keeping its order registry and fill ledger in step with them."""
 
     def __init__(self, adapter: HyperliquidAdapter) -> None:
         self._adapter = adapter
+        #: Fills of an order id nobody knows yet, waiting for the acknowledgement that names it (oldest first).
+        self._held: list[Fill] = []
 
     def put(self, event: Event) -> None:
         """Queue an event as it is (market data, connection and budget news)."""
@@ -34,18 +42,48 @@ class Emitter:
         """Queue an event, applying an ``OrderUpdate`` to the order registry first."""
         if isinstance(event, OrderUpdate):
             self._adapter.orders.apply(event)
+            self._adapter._queue.put_nowait(event)
+            if self._held and event.oid is not None:
+                self.release_held(event.ts_local_ns)
+            return
         self._adapter._queue.put_nowait(event)
 
     def fill(self, fill: Fill) -> bool:
-        """Pass on a fill of ours once (dedup by trade id); True when it was new."""
+        """Pass on a fill of ours once (dedup by trade id); True when it was new.
+
+        The exchange's fills name the order by its oid only, which we learn from the order's acknowledgement; a
+        fill that comes first (its acknowledgement went over REST, or was delayed) is held while one of our orders
+        still awaits its oid, and passed on with its order's cloid right after the acknowledgement, so that the
+        engine applies it to its order; after :data:`HOLD_FILL_NS` without one it goes on as it is.
+        """
         adapter = self._adapter
         if not adapter.ledger.accept(fill):
             return False
         if fill.asset != adapter.asset:
             return False
-        adapter.orders.apply_fill(fill)
-        adapter._queue.put_nowait(fill)
+        if fill.cloid is None and fill.oid is not None and adapter.orders.awaiting_oid():
+            self._held.append(fill)
+            return True
+        self._pass_fill(fill)
         return True
+
+    def release_held(self, now_ns: int, force: bool = False) -> None:
+        """Pass on the held fills whose order is known now, and those held too long (or all, with ``force``)."""
+        orders = self._adapter.orders
+        kept: list[Fill] = []
+        for fill in self._held:
+            cloid = orders.cloid_of_oid(fill.oid) if fill.oid is not None else None
+            if cloid is not None:
+                self._pass_fill(attrs.evolve(fill, cloid=cloid))
+            elif force or now_ns - fill.ts_local_ns >= HOLD_FILL_NS or not orders.awaiting_oid():
+                self._pass_fill(fill)
+            else:
+                kept.append(fill)
+        self._held = kept
+
+    def _pass_fill(self, fill: Fill) -> None:
+        self._adapter.orders.apply_fill(fill)
+        self._adapter._queue.put_nowait(fill)
 
     def update(
         self,

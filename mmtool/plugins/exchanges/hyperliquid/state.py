@@ -77,6 +77,11 @@ class OrderRegistry:
         """Every order not seen finish, oldest first."""
         return list(self._orders.values())
 
+    def awaiting_oid(self) -> bool:
+        """True while one of our live orders has not been told its exchange id yet (a place, or a modify, which
+        gives the order a new one, awaiting its answer)."""
+        return any(order.oid is None or order.modify is not None for order in self._orders.values())
+
     def finished_at(self, cloid: str) -> int | None:
         """When (local ns) a recently finished order finished, or None."""
         return self._finished.get(cloid)
