@@ -69,6 +69,9 @@ def test_fill_fields_liquidity_and_cloid_fallback() -> None:
         m.fill({**item, "tid": None}, LOCAL)
     with pytest.raises(MalformedResponse):
         m.fill({**item, "side": "X"}, LOCAL)
+    for field, bad in (("sz", "-0.1"), ("sz", "0"), ("px", "-3500"), ("px", "0")):
+        with pytest.raises(MalformedResponse, match=field):  # the adapter's position tally must not move
+            m.fill({**item, field: bad}, LOCAL)
 
 
 STATUSES = [

@@ -167,6 +167,13 @@ def mid_update(data: Mapping[str, Any], asset: str, ts_local_ns: int) -> MidUpda
     return MidUpdate(asset, dec(value, "mid"), ts_local_ns, ts_local_ns)
 
 
+def _positive(value: Decimal, field: str) -> Decimal:
+    """``value`` when > 0; a fill's price or size never is anything else (the adapter's tally would move)."""
+    if value <= 0:
+        raise MalformedResponse(f"{field}: must be > 0, got {value}")
+    return value
+
+
 def fill(item: Mapping[str, Any], ts_local_ns: int, cloid: str | None = None) -> Fill:
     """One of our fills (``userFills``, ``userEvents``, ``userFillsByTime``) as a :class:`Fill`.
 
@@ -185,8 +192,8 @@ def fill(item: Mapping[str, Any], ts_local_ns: int, cloid: str | None = None) ->
         oid=oid if isinstance(oid, int) and not isinstance(oid, bool) else None,
         trade_id=str(tid),
         side=side_of(item.get("side")),
-        price=dec(item.get("px"), "px"),
-        size=dec(item.get("sz"), "sz"),
+        price=_positive(dec(item.get("px"), "px"), "px"),
+        size=_positive(dec(item.get("sz"), "sz"), "sz"),
         fee=dec(item.get("fee", "0"), "fee"),
         liquidity=Liquidity.TAKER if item.get("crossed") else Liquidity.MAKER,
         ts_exchange_ns=_ms(item.get("time"), "time") * NS_PER_MS,
