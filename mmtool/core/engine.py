@@ -114,21 +114,22 @@ def _valid_price(value: Decimal) -> bool:
 
 
 def _sane_levels(levels: Sequence[BookLevel]) -> bool:
-    """Every price finite, > 0 and within float range, every size finite, >= 0 and within float range: one min,
-    one max and one sum per column instead of tests per level. A NaN or an infinity makes the sum non-finite (or
-    raises, as does comparing a NaN)."""
+    """Every price finite, > 0 and within float range, every size finite, >= 0 and within float range: one min
+    and one sum per column instead of tests per level. A NaN or an infinity makes the sum non-finite (or raises,
+    as does comparing a NaN); with no negative term, a sum within range bounds every term."""
     prices = [level.price for level in levels]
     sizes = [level.size for level in levels]
     try:
         low = min(prices)
+        if not (low > 0 and min(sizes) >= 0):
+            return False
+        price_sum, size_sum = sum(prices), sum(sizes)
         return (
-            low > 0
-            and min(sizes) >= 0
-            and sum(prices).is_finite()
-            and sum(sizes).is_finite()
-            and low.adjusted() > -_MAX_EXPONENT
-            and max(prices).adjusted() < _MAX_EXPONENT
-            and max(sizes).adjusted() < _MAX_EXPONENT
+            price_sum.is_finite()
+            and size_sum.is_finite()
+            and -_MAX_EXPONENT < low.adjusted()
+            and price_sum.adjusted() < _MAX_EXPONENT
+            and size_sum.adjusted() < _MAX_EXPONENT
         )
     except ArithmeticError:
         return False
