@@ -103,14 +103,20 @@ _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _NUMBER = (int, float)
 
 
-#: Decimal exponents beyond which a number is refused as data: a finite Decimal such as ``1e999999`` becomes an
-#: infinite (or zero) float and overflows Decimal arithmetic, and no price or size comes near 10^±300.
-_MAX_EXPONENT = 300
+#: Decimal exponents beyond which a number is refused as data. A finite Decimal such as ``1e999999`` becomes an
+#: infinite (or zero) float, and even 1e45 breaks the portfolio's exact arithmetic (a cost share quantized to
+#: 1e-18 within 60 digits); no price, size, fee or payment comes near 10^±20.
+_MAX_EXPONENT = 20
 
 
 def _valid_price(value: Decimal) -> bool:
-    """Finite, > 0 and within float range (also used for sizes)."""
+    """Finite, > 0 and of sane magnitude (also used for sizes)."""
     return value.is_finite() and value > 0 and -_MAX_EXPONENT < value.adjusted() < _MAX_EXPONENT
+
+
+def _valid_amount(value: Decimal | None) -> bool:
+    """Absent, or finite (any sign) and of sane magnitude: fees, payments, entry prices, sizes in updates."""
+    return value is None or (value.is_finite() and (not value or value.adjusted() < _MAX_EXPONENT))
 
 
 def _sane_levels(levels: Sequence[BookLevel]) -> bool:
@@ -303,6 +309,8 @@ class Engine:
         if isinstance(event, Fill):
             return self._on_fill(event)
         if isinstance(event, OrderUpdate):
+            if not (_valid_amount(event.price) and _valid_amount(event.size) and _valid_amount(event.filled_size)):
+                return self._bad(event, "order update with a price or size that is not a sane number")
             self._orders_dirty = True
             if event.crossed and event.status is OrderStatus.REJECTED:
                 self._note_crossing(event)
@@ -318,6 +326,8 @@ class Engine:
                                                                     "more_like_it": held}})
             return True
         if isinstance(event, Funding):
+            if not (_valid_amount(event.payment) and _valid_amount(event.rate)):
+                return self._bad(event, "funding with a rate or payment that is not a sane number")
             self.portfolio.on_funding(event)
             log.info(
                 "Funding payment",
@@ -403,7 +413,7 @@ class Engine:
         return kept
 
     def _on_position_snapshot(self, snap: PositionSnapshot) -> bool:
-        if snap.asset != self.asset or not snap.size.is_finite():
+        if snap.asset != self.asset or not (_valid_amount(snap.size) and _valid_amount(snap.entry_price)):
             return self._bad(snap, "position snapshot for another asset or not a number")
         local = self.portfolio.position
         if snap.size != local:
@@ -417,8 +427,8 @@ class Engine:
         return True
 
     def _on_fill(self, fill: Fill) -> bool:
-        if not (_valid_price(fill.price) and _valid_price(fill.size)):
-            return self._bad(fill, "fill with a non-positive or non-finite price or size")
+        if not (_valid_price(fill.price) and _valid_price(fill.size) and _valid_amount(fill.fee)):
+            return self._bad(fill, "fill with a non-positive or non-finite price or size, or a fee not a number")
         if not self.portfolio.on_fill(fill):
             self.stats.duplicate_fills += 1
             return False

@@ -159,17 +159,18 @@ class Portfolio:
         if fill.asset != self.asset:
             self.foreign_fills += 1
             return False
-        if not (fill.size.is_finite() and fill.size > 0 and fill.price.is_finite() and fill.price > 0):
-            raise ValueError(f"fill {fill.trade_id}: price and size must be finite and > 0")
+        if not (fill.size.is_finite() and fill.size > 0 and fill.price.is_finite() and fill.price > 0
+                and fill.fee.is_finite()):
+            raise ValueError(f"fill {fill.trade_id}: price and size must be finite and > 0, the fee finite")
         if fill.trade_id in self._seen:
             self.duplicate_fills += 1
             return False
-        self._remember(fill.trade_id)
         self._roll_day(fill.ts_local_ns)
         with localcontext(_EXACT):
             self._apply(fill.side.sign * fill.size, fill.price)
             self._fees += fill.fee
             self._volume += fill.size * fill.price
+        self._remember(fill.trade_id)  # only once applied: a fill that could not be is not taken for a duplicate
         self._fills += 1
         return True
 

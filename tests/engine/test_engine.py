@@ -178,7 +178,38 @@ def test_fill_dedup_by_trade_id():
     assert engine.orders.get(bid.cloid).status is OrderStatus.PARTIALLY_FILLED
 
 
-@pytest.mark.parametrize(("price", "size"), [("1e999999", "0.05"), ("3500", "1e999999"), ("3500", "1e-999999")])
+def _odd_values(cloid: str) -> list:
+    from mmtool.core.types import Funding, PositionSnapshot
+
+    nan = Decimal("NaN")
+    return [
+        Fill("ETH", cloid, 1, "T9", Side.BUY, Decimal("3500"), Decimal("0.05"), nan, Liquidity.MAKER, 3 * NS, 3 * NS),
+        Funding("ETH", Decimal("0.0001"), nan, 3 * NS, 3 * NS),
+        Funding("ETH", Decimal("0.0001"), Decimal("sNaN"), 3 * NS, 3 * NS),
+        PositionSnapshot("ETH", Decimal("0.3"), nan, 3 * NS, 3 * NS),
+        OrderUpdate("ETH", cloid, OrderStatus.PARTIALLY_FILLED, 3 * NS, 3 * NS, oid=1, filled_size=nan),
+        OrderUpdate("ETH", cloid, OrderStatus.RESTING, 3 * NS, 3 * NS, oid=2, price=Decimal("3499"), size=nan),
+        OrderUpdate("ETH", cloid, OrderStatus.RESTING, 3 * NS, 3 * NS, oid=2, price=Decimal("1e45"), size=Decimal(1)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(_odd_values("x"))))
+def test_a_number_that_is_not_sane_anywhere_in_an_event_is_bad_data_and_breaks_nothing(index):
+    engine = make_engine()
+    actions = engine.handle(book(3500, NS))
+    ack_all(engine, actions, 2 * NS)
+    bid = next(a for a in actions if isinstance(a, Place) and a.side is Side.BUY)
+    event = _odd_values(bid.cloid)[index]
+    assert engine.handle(event) == []
+    assert engine.stats.bad_events == 1
+    for k in range(3):  # and the engine goes on as before
+        engine.handle(book(3500 + k, (4 + k) * NS))
+    assert engine.orders.get(bid.cloid).status in (OrderStatus.RESTING, OrderStatus.PENDING_CANCEL)
+    assert engine.portfolio.snapshot(10 * NS).session == engine.portfolio.snapshot(10 * NS).session  # not NaN
+
+
+@pytest.mark.parametrize(("price", "size"), [("1e999999", "0.05"), ("3500", "1e999999"), ("3500", "1e-999999"),
+                                             ("1e45", "0.3")])
 def test_a_fill_outside_float_range_is_counted_as_bad_and_moves_nothing(price, size):
     engine = make_engine()
     engine.handle(book(3500, NS))
