@@ -578,6 +578,8 @@ class Engine:
             self.market.best_ask,
             reduce_only=reduce_only,
             now_ns=self.now_ns,
+            pending_quote=self._orders.pending_quote,
+            limit_scale=self.risk.limit_scale(self.now_ns),
         )
         self.stats.pretrade_rejects += len(result.rejected)
         accepted = list(result.accepted)
@@ -603,7 +605,9 @@ class Engine:
         )
 
     def _at_limit(self) -> bool:
-        return abs(float(self.portfolio.position)) >= self.settings.trading.max_absolute_position_size
+        """At or beyond the position limit (scaled down during re-entry after a kill reset)."""
+        limit = self.settings.trading.max_absolute_position_size * self.risk.limit_scale(self.now_ns)
+        return abs(float(self.portfolio.position)) >= limit
 
     def _target(self, params: MarketParams | None, verdict: Verdict) -> Ladder:
         if not self.quoting or verdict.level >= RiskLevel.KILL or verdict.level is RiskLevel.PAUSE:

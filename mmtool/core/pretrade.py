@@ -7,7 +7,8 @@ priced further than ``risk.price_band_bps`` from mid (or there is no mid to chec
 opposite best price (post-only safety; IOC orders, which take liquidity on purpose, are exempt); would
 increase |position| while reduce-only (the engine's mode or the order's own flag); would bring the open orders
 above ``risk.max_open_orders``; or would let the worst-case position (every resting and in-flight order on its
-side filled) go beyond ``trading.max_absolute_position_size``.
+side filled, an order with a modify in flight at the larger of its two sizes) go beyond
+``trading.max_absolute_position_size`` (times the re-entry fraction after a kill reset).
 
 A trigger order (``Place.trigger``) is judged where it will execute: its trigger price must be a valid price
 within the band (and so must the limit price of a limit trigger), the notional is taken at the trigger price for
@@ -17,13 +18,15 @@ towards the worst-case position like any order; a reduce-only one must reduce th
 cannot be modified (cancel and place instead).
 
 Actions are evaluated in order, cancels first, each against the book as left by the actions accepted before
-it; the accepted actions come back in that order (cancels first). Everything is exact Decimal arithmetic.
+it; the accepted actions come back in that order (cancels first). A cancel frees its order's slot at once, but
+its size stays in the worst-case position until the exchange confirms it: the order may fill before the cancel
+lands. Everything is exact Decimal arithmetic.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -31,7 +34,19 @@ import attrs
 
 from mmtool.core.loglimit import LogLimiter, held_note
 from mmtool.core.rounding import to_decimal
-from mmtool.core.types import TERMINAL_STATUSES, ZERO, Action, Cancel, Modify, Order, Place, Side, Tif, TriggerSpec
+from mmtool.core.types import (
+    TERMINAL_STATUSES,
+    ZERO,
+    Action,
+    Cancel,
+    Modify,
+    Order,
+    Place,
+    Quote,
+    Side,
+    Tif,
+    TriggerSpec,
+)
 
 if TYPE_CHECKING:
     from mmtool.core.config import Settings
@@ -62,9 +77,13 @@ def describe(action: Action) -> str:
 
 
 class _Exposure:
-    """Open size per order (cloid -> side, size) and per side, as the checked actions leave it."""
+    """Open size per order (cloid -> side, size) and per side, as the checked actions leave it.
 
-    def __init__(self, live: Sequence[Order]) -> None:
+    An order with a modify in flight counts at the larger of its remaining size and the size the modify gives
+    it: it rests at one or the other when the answer comes, and may fill at either meanwhile.
+    """
+
+    def __init__(self, live: Sequence[Order], pending_quote: Callable[[str], Quote | None] | None = None) -> None:
         self.orders: dict[str, tuple[Side, Decimal]] = {}
         #: Cloids of trigger orders (which cannot be modified).
         self.triggers: set[str] = set()
@@ -73,6 +92,9 @@ class _Exposure:
             if o.status in TERMINAL_STATUSES:
                 continue
             remaining = o.remaining
+            pending = pending_quote(o.cloid) if pending_quote is not None else None
+            if pending is not None and pending.size > remaining:
+                remaining = pending.size
             self.orders[o.cloid] = (o.side, remaining)
             if o.trigger is not None:
                 self.triggers.add(o.cloid)
@@ -82,9 +104,11 @@ class _Exposure:
                 sell += remaining
         self.total = {Side.BUY: buy, Side.SELL: sell}
 
-    def remove(self, cloid: str) -> None:
+    def remove(self, cloid: str, *, filled_meanwhile: bool = False) -> None:
+        """Take an order out. With ``filled_meanwhile`` (a cancel: it may still fill before the exchange takes it)
+        it stops counting as an open order but its size stays in its side's worst case."""
         side, size = self.orders.pop(cloid, (None, ZERO))
-        if side is not None:
+        if side is not None and not filled_meanwhile:
             self.total[side] -= size
 
     def add(self, cloid: str, side: Side, size: Decimal) -> None:
@@ -102,6 +126,7 @@ class PreTradeChecker:
         self.band_bps = to_decimal(settings.risk.price_band_bps)
         self.max_open_orders = settings.risk.max_open_orders
         self._log_limit = LogLimiter()
+        self._scaled: tuple[float, Decimal] = (1.0, self.max_position)
         self._market_key: tuple[float | None, float | None, float | None] = (None, None, None)
         self._market_dec: tuple[Decimal | None, Decimal | None, Decimal | None] = (None, None, None)
 
@@ -116,24 +141,33 @@ class PreTradeChecker:
         *,
         reduce_only: bool = False,
         now_ns: int = 0,
+        pending_quote: Callable[[str], Quote | None] | None = None,
+        limit_scale: float = 1.0,
     ) -> PreTradeResult:
         """Split ``actions`` into accepted and rejected; ``live`` are our open orders, ``position`` is signed.
+
+        ``pending_quote`` gives the price and size an in-flight modify will give an order (the order manager's),
+        so that the worst-case position counts it; ``limit_scale`` scales the position limit (the risk
+        aggregator's re-entry fraction after a kill reset).
 
         Rejections are logged at WARNING on ``mmtool.pretrade``, at most one per check every 10 s of event time
         (``now_ns``), each saying how many it stands for; the caller counts them all.
         """
-        exposure = _Exposure(live)
+        exposure = _Exposure(live, pending_quote)
+        max_position = self.max_position if limit_scale == 1.0 else self._scaled_limit(limit_scale)
         accepted: list[Action] = []
         rejected: list[tuple[Action, str]] = []
         for action in actions:
             if isinstance(action, Cancel):
-                exposure.remove(action.cloid)
+                exposure.remove(action.cloid, filled_meanwhile=True)
                 accepted.append(action)
         mid_d, bid_d, ask_d = self._market_decimals(mid, best_bid, best_ask)
         for action in actions:
             if isinstance(action, Cancel):
                 continue
-            check, reason = self._reject_reason(action, exposure, position, mid_d, bid_d, ask_d, reduce_only)
+            check, reason = self._reject_reason(
+                action, exposure, position, mid_d, bid_d, ask_d, reduce_only, max_position
+            )
             if reason:
                 held = self._log_limit.allow(check, now_ns)
                 if held is not None:
@@ -169,6 +203,7 @@ class PreTradeChecker:
         best_bid: Decimal | None,
         best_ask: Decimal | None,
         reduce_only: bool,
+        max_position: Decimal,
     ) -> tuple[str, str]:
         """Which check refuses ``action`` and why, or ``("", "")`` when it may be sent. The checks run in this
         order and the first refusal ends it (a later check may rely on an earlier one, e.g. a known cloid)."""
@@ -181,7 +216,7 @@ class PreTradeChecker:
         reason = self._price_bounds(action, mid, best_bid, best_ask)
         if reason:
             return "price bounds", reason
-        reason = self._position(action, exposure, position, reduce_only)
+        reason = self._position(action, exposure, position, reduce_only, max_position)
         if reason:
             return "position", reason
         return "", ""
@@ -256,7 +291,9 @@ class PreTradeChecker:
                 return f"ask {action.price} would cross the best bid {best_bid}"
         return ""
 
-    def _position(self, action: Place | Modify, exposure: _Exposure, position: Decimal, reduce_only: bool) -> str:
+    def _position(
+        self, action: Place | Modify, exposure: _Exposure, position: Decimal, reduce_only: bool, max_position: Decimal
+    ) -> str:
         side = action.side
         if reduce_only or action.reduce_only:
             reducing = position * side.sign < 0 and action.size <= abs(position)
@@ -267,12 +304,20 @@ class PreTradeChecker:
         after = before - old + action.size
         worst = position + side.sign * after
         # A modify that shrinks an order is allowed even when the side is already over the limit.
-        if worst * side.sign > self.max_position and after > before:
+        if worst * side.sign > max_position and after > before:
             return (
                 f"worst-case position {worst} (position {position}, {side.name} orders {after}) "
-                f"beyond the limit {self.max_position}"
+                f"beyond the limit {max_position}"
             )
         return ""
+
+    def _scaled_limit(self, scale: float) -> Decimal:
+        """The position limit times ``scale``, exact (remembered: the same scale comes back every event)."""
+        key, value = self._scaled
+        if key != scale:
+            value = self.max_position * to_decimal(scale)
+            self._scaled = (scale, value)
+        return value
 
 
 def _trigger(action: Place | Modify) -> TriggerSpec | None:

@@ -219,6 +219,20 @@ def test_a_fill_outside_float_range_is_counted_as_bad_and_moves_nothing(price, s
     assert engine.position == 0 and engine.stats.bad_events == 1
 
 
+def test_after_a_kill_reset_the_scaled_limit_is_the_engines_own_limit_too():
+    from mmtool.core.types import PositionSnapshot
+
+    engine = make_engine(max_absolute_position_size=0.2)
+    ack_all(engine, engine.handle(book(3500, NS)), NS)
+    engine.handle(PositionSnapshot("ETH", Decimal("0.12"), Decimal("3500"), NS, NS))  # 60 % of the limit
+    engine.risk.kill("test", {}, 2 * NS)
+    ack_all(engine, engine.handle(book(3500, 2 * NS)), 2 * NS)
+    assert engine.live_orders() == []
+    engine.risk.reset(3 * NS)  # re-entry: limits at reentry_fraction (0.5) for a while
+    actions = engine.handle(book(3500, 4 * NS))
+    assert actions and all(a.side is Side.SELL and a.reduce_only for a in actions if isinstance(a, Place)), actions
+
+
 def test_reduce_only_enforced_at_limit_even_if_strategy_quotes_both_sides():
     engine = make_engine(max_absolute_position_size=0.1)
     actions = engine.handle(book(3500, NS))

@@ -181,10 +181,42 @@ def test_each_side_has_its_own_worst_case(checker):
     assert len(over.rejected) == 1
 
 
-def test_cancels_free_room_whatever_their_place_in_the_list(checker):
+def test_cancels_free_their_order_slot_whatever_their_place_in_the_list(checker):
+    live = [order("l1", Side.BUY, "3490", "0.1"), order("l2", Side.SELL, "3510", "0.1")]
+    actions = [place("p", Side.BUY, "3480", "0.1"), Cancel("l1", "ETH")]
+    assert run(checker(max_open_orders=2), actions, live=live).rejected == ()
+
+
+def test_a_cancel_in_flight_still_counts_in_the_worst_case_position(checker):
+    # The order may fill before the cancel lands: until the exchange confirms it, its size is still at risk.
     live = [order("l1", Side.BUY, "3490", "1.0")]
     actions = [place("p", Side.BUY, "3480", "1.0"), Cancel("l1", "ETH")]
-    assert run(checker(), actions, live=live, position="1.0").rejected == ()
+    result = run(checker(), actions, live=live, position="1.0")
+    assert [type(a).__name__ for a in result.accepted] == ["Cancel"]
+    assert "worst-case position 3.0" in reasons(result)[0]
+    pending = [order("l1", Side.BUY, "3490", "1.0", status=OrderStatus.PENDING_CANCEL)]
+    assert len(run(checker(), [place("p", Side.BUY, "3480", "1.0")], live=pending, position="1.0").rejected) == 1
+    assert run(checker(), [place("p", Side.BUY, "3480", "1.0")], live=[], position="1.0").rejected == ()
+
+
+def test_an_order_with_a_modify_in_flight_counts_at_the_larger_of_its_sizes(checker):
+    from mmtool.core.types import Quote
+
+    live = [order("l1", Side.BUY, "3490", "0.1")]
+    growing = {"l1": Quote(D("3489"), D("1.0"))}.get  # a modify to 1.0 awaits its answer
+    actions = [place("p", Side.BUY, "3480", "0.9")]
+    assert run(checker(), actions, live=live, position="0.5").rejected == ()
+    result = run(checker(), actions, live=live, position="0.5", pending_quote=growing)
+    assert "worst-case position 2.4" in reasons(result)[0]
+    shrinking = {"l1": Quote(D("3489"), D("0.05"))}.get  # counts at its current 0.1 until the answer
+    assert run(checker(), actions, live=live, position="1.0", pending_quote=shrinking).rejected == ()
+
+
+def test_the_position_limit_scales_during_re_entry(checker):
+    actions = [place("p", Side.BUY, "3480", "0.6")]
+    assert run(checker(), actions, position="0.5").rejected == ()
+    result = run(checker(), actions, position="0.5", limit_scale=0.5)
+    assert "beyond the limit 1.0" in reasons(result)[0]
 
 
 def test_modify_replaces_the_remaining_size(checker):
