@@ -111,7 +111,7 @@ def send_bytes(adapter: HyperliquidAdapter, actions: list, post_id: int) -> list
     for kind, cls in (("cancel", Cancel), ("modify", Modify), ("order", Place)):
         items = [a for a in actions if isinstance(a, cls)]
         if items:
-            body = adapter.sign(adapter.batch_action(kind, items))
+            body = adapter.sign(adapter.batch_action(kind, items), adapter.expiry_ms(kind))
             frames.append(codec.dumps({"method": "post", "id": post_id, "request": {"type": "action",
                                                                                    "payload": body}}))
     return frames

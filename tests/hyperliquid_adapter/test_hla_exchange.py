@@ -441,3 +441,86 @@ def test_each_batch_sent_is_stamped_when_handed_to_the_socket_or_to_rest(ws_post
             await got.stop()
 
     run(body())
+
+
+def _delay_posts(a: HyperliquidAdapter, delays: list[float]) -> None:
+    """Hold back the next WebSocket posts (one delay each, in order) on their way to the exchange."""
+    socket = a._ws._socket
+    real_send = socket.send
+
+    async def send(message, text=None):
+        raw = message if isinstance(message, bytes) else message.encode()
+        if b'"method":"post"' in raw and delays:
+            later = delays.pop(0)
+            asyncio.get_running_loop().call_later(later, lambda: asyncio.ensure_future(real_send(message, text=text)))
+            return None
+        return await real_send(message, text=text)
+
+    socket.send = send
+
+
+@pytest.mark.parametrize("expiry", [1.0, 0.0])
+def test_a_place_whose_frame_comes_late_leaves_one_order_that_the_engine_follows(expiry: float) -> None:
+    # The place's frame reaches the exchange 1.5 s late, after its answer was given up for lost (1 s); the resend
+    # takes 0.8 s more. With an expiry the late original is refused (expired) and the lookup, made after the
+    # expiry, resends it; without one the original rests first and the resend is refused as a duplicate cloid,
+    # which the adapter follows instead of calling the order rejected.
+    async def body() -> None:
+        config = evolve(QUIET, post_timeout_secs=1.0, action_expiry_secs=expiry)
+        async with exchange() as ex, adapter(ex, config=config) as a:
+            got = Collector(a)
+            _delay_posts(a, [1.5, 0.8])
+            await a.submit([Place(cloid(1), ETH, Side.BUY, passive_price(a, Side.BUY), Decimal("0.01"), Tif.ALO)])
+            await got.wait_for(lambda: any(u.status is OrderStatus.RESTING for u in got.updates(cloid(1))),
+                               timeout=8)
+            await asyncio.sleep(1.0)  # anything still on its way lands
+            assert {u.status for u in got.updates(cloid(1))} == {OrderStatus.RESTING}, "never called rejected"
+            assert open_cloids(ex, a.user) == {cloid(1)}
+            assert len([o for o in account(ex, a.user).orders.values() if o.cloid == cloid(1)]) == 1
+            assert a.orders.get(cloid(1)) is not None and a.orders.get(cloid(1)).acked
+            actions = ex.journal.of_kind("action")
+            assert all(("expiresAfter" in r["body"]) == (expiry > 0) for r in actions if "body" in r)
+            await a.cancel_all()
+            await got.stop()
+
+    run(body())
+
+
+def test_a_lost_place_that_was_cancelled_meanwhile_is_not_sent_again() -> None:
+    # A place and then its cancel both die with the socket. The exchange never saw either: the cancel's lookup
+    # ends the order ("never reached the exchange"), and the place's lookup, answered later, must not resend it.
+    async def body() -> None:
+        config = evolve(QUIET, reconnect_min_secs=0.2, reconnect_max_secs=0.5, action_expiry_secs=0.0)
+        async with exchange() as ex, adapter(ex, config=config) as a:
+            got = Collector(a)
+            socket = a._ws._socket
+            real_send, swallow = socket.send, [True]
+
+            async def send(message, text=None):
+                raw = message if isinstance(message, bytes) else message.encode()
+                if swallow[0] and b'"method":"post"' in raw:
+                    return None  # the frame dies with the connection
+                return await real_send(message, text=text)
+
+            socket.send = send
+            real_status, calls = a._outcomes.order_status, []
+
+            async def order_status(c):
+                calls.append(c)
+                if len(calls) == 1:
+                    await asyncio.sleep(0.15)  # the place's lookup is answered after the cancel's
+                return await real_status(c)
+
+            a._outcomes.order_status = order_status
+            await a.submit([Place(cloid(1), ETH, Side.BUY, passive_price(a, Side.BUY), Decimal("0.01"), Tif.ALO)])
+            await a.submit([Cancel(cloid(1), ETH)])
+            swallow[0] = False
+            ex.hub.drop_all("test")
+            await got.wait_for(lambda: len(got.of(Connection)) == 2, timeout=10)
+            await asyncio.sleep(0.5)
+            assert got.updates(cloid(1))[-1].status is OrderStatus.CANCELLED
+            assert open_cloids(ex, a.user) == set(), "nothing rests that the engine thinks is gone"
+            assert a.orders.get(cloid(1)) is None
+            await got.stop()
+
+    run(body())

@@ -391,9 +391,13 @@ class HyperliquidAdapter:
         """The unsigned action for a batch of one kind (``order``, ``modify``, ``cancel``), recorded as sent."""
         return self._outbound.batch_action(kind, items)
 
-    def sign(self, action: Mapping[str, Any]) -> dict[str, Any]:
-        """The ``/exchange`` body of an action: a fresh nonce, the signature, the vault address."""
-        return self._outbound.sign(action)
+    def sign(self, action: Mapping[str, Any], expires_after: int | None = None) -> dict[str, Any]:
+        """The ``/exchange`` body of an action: a fresh nonce, the signature, the vault address and expiry."""
+        return self._outbound.sign(action, expires_after)
+
+    def expiry_ms(self, kind: str) -> int | None:
+        """The ``expiresAfter`` a batch of this kind (``order``, ``modify``, ``cancel``) sent now carries."""
+        return self._outbound.expiry_ms(kind)
 
     def _on_message(self, channel: str, data: Any, ts: int) -> None:
         """Translate one WebSocket message (already decoded) into events (see :class:`.feed.Feed`)."""

@@ -55,6 +55,14 @@ class HyperliquidConfig:
     post_timeout_secs: float = attrs.field(
         default=5.0, validator=gt(0), metadata=_help("Wait this long for the answer to a WebSocket post, s")
     )
+    action_expiry_secs: float = attrs.field(
+        default=5.0,
+        validator=ge(0),
+        metadata=_help(
+            "Places and modifies carry expiresAfter this long after they are sent, so that one whose answer was"
+            " lost is looked up (and resent if never seen) only once it can no longer execute; 0: no expiry"
+        ),
+    )
     info_retries: int = attrs.field(
         default=3, validator=[ge(0), le(10)], metadata=_help("Retries of an info request (never of an action)")
     )

@@ -81,6 +81,10 @@ class OrderNotFound(ExchangeRejected):
     """A cancel named an order that was never placed, is already cancelled, or has filled."""
 
 
+class DuplicateCloid(ExchangeRejected):
+    """A place named a client order id of an order still open: ours exists (the original of a resend)."""
+
+
 class IocCancelled(ExchangeRejected):
     """An immediate-or-cancel order found nothing to match and was cancelled."""
 
@@ -116,6 +120,7 @@ ERROR_TABLE: tuple[tuple[str, type[ExchangeRejected]], ...] = (
     ("too many cumulative requests sent", RateLimited),
     ("rate limit", RateLimited),
     ("order was never placed, already canceled, or filled", OrderNotFound),
+    ("duplicate client order id", DuplicateCloid),
     ("order could not immediately match", IocCancelled),
     ("invalid nonce", InvalidNonce),
     ("user or api wallet", UnknownSigner),

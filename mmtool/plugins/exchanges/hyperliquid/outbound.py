@@ -113,12 +113,13 @@ class Outbound:
 
         :param stamps: gets the adapter clock's time when the batch is handed to the socket or the REST client.
         """
+        expires = self.expiry_ms(kind)
         action = self.batch_action(kind, items)
         keys = [getattr(a, "new_cloid", None) or a.cloid for a in items]
         for key in keys:
             self.in_flight[key] = self.in_flight.get(key, 0) + 1
-        send, sent = await self._post_action(action, len(items), stamps)
-        task = asyncio.ensure_future(self._finish_batch(kind, list(items), send, keys, retried))
+        send, sent = await self._post_action(action, len(items), stamps, expires)
+        task = asyncio.ensure_future(self._finish_batch(kind, list(items), send, keys, retried, expires))
         self.batches.add(task)
         task.add_done_callback(self.batches.discard)
         if not sent:
@@ -157,12 +158,22 @@ class Outbound:
             adapter.orders.cancel_sent(c.cloid, now)
         return cancel_by_cloid_action([(ids[c.asset], c.cloid) for c in items])
 
-    def sign(self, action: Mapping[str, Any]) -> dict[str, Any]:
-        """The ``/exchange`` body of an action: a fresh nonce, the signature, the vault address."""
+    def expiry_ms(self, kind: str) -> int | None:
+        """The ``expiresAfter`` of a batch of this kind sent now: places and modifies expire
+        ``action_expiry_secs`` after they are sent (None: cancels, which may land late harmlessly, or 0 s)."""
+        secs = self._adapter.config.action_expiry_secs
+        if kind == "cancel" or secs <= 0:
+            return None
+        return self._adapter._now_ms() + int(secs * 1000)
+
+    def sign(self, action: Mapping[str, Any], expires_after: int | None = None) -> dict[str, Any]:
+        """The ``/exchange`` body of an action: a fresh nonce, the signature, the vault address and expiry."""
         adapter = self._adapter
         nonce = adapter.nonces.next()
-        signature = adapter.signer.sign_l1_action(action, adapter.vault_address, nonce, None, adapter.is_mainnet)
-        return exchange_request(action, nonce, signature, adapter.vault_address)
+        signature = adapter.signer.sign_l1_action(
+            action, adapter.vault_address, nonce, expires_after, adapter.is_mainnet
+        )
+        return exchange_request(action, nonce, signature, adapter.vault_address, expires_after)
 
     async def signed(self, action: Mapping[str, Any], batch_len: int = 1) -> Any:
         """Send an action over REST and return the answer; raise the typed error of an ``err`` answer."""
@@ -178,7 +189,7 @@ class Outbound:
         return answer
 
     async def _post_action(
-        self, action: Mapping[str, Any], batch_len: int, stamps: list[int] | None
+        self, action: Mapping[str, Any], batch_len: int, stamps: list[int] | None, expires_after: int | None = None
     ) -> tuple[Awaitable[Any], bool]:
         """Sign now and, when the WebSocket is up, send now; return an awaitable of the answer and whether the
         bytes already left (over REST the batch task sends them).
@@ -188,7 +199,7 @@ class Outbound:
         the batch task, where every outcome is handled.
         """
         adapter = self._adapter
-        body = self.sign(action)
+        body = self.sign(action, expires_after)
         adapter.limits.address.spend(batch_len)
         ws = adapter._ws
         if not (adapter.config.use_ws_post and ws is not None and ws.up):
@@ -221,7 +232,13 @@ class Outbound:
             raise OutcomeUnknown(f"no answer over the WebSocket within {timeout} s") from None
 
     async def _finish_batch(
-        self, kind: str, items: list[Action], send: Awaitable[Any], keys: list[str], retried: bool
+        self,
+        kind: str,
+        items: list[Action],
+        send: Awaitable[Any],
+        keys: list[str],
+        retried: bool,
+        expires_after: int | None = None,
     ) -> None:
         adapter = self._adapter
         emitter = adapter._emitter
@@ -244,16 +261,21 @@ class Outbound:
                     "Action outcome unknown; asking the exchange",
                     extra={"fields": {"kind": kind, "orders": len(items), "error": str(exc)}},
                 )
-                await adapter._outcomes.recover(kind, items, retried)
+                await adapter._outcomes.recover(kind, items, retried, expires_after)
                 return
             except hl_errors.ExchangeRejected as exc:
                 self._note_rejection(exc)
                 self.reject_all(kind, items, exc.message)
                 return
             if kind == "order":
+                exists: list[Place] = []
                 for place, result in zip(items, results, strict=True):
                     assert isinstance(place, Place)
-                    self.place_result(place, result)
+                    if not self.place_result(place, result):
+                        exists.append(place)
+                if exists:
+                    # An order with the cloid is open (the original of a resend landed after all): follow it.
+                    await adapter._outcomes.follow_existing(exists)
             elif kind == "modify":
                 failed = [
                     m.cloid for m, r in zip(items, results, strict=True)
@@ -286,8 +308,12 @@ class Outbound:
                 else:
                     self.in_flight.pop(key, None)
 
-    def place_result(self, place: Place, result: OrderResult) -> None:
-        """Emit the answer to one place: RESTING with its oid, FILLED (or what is left of it), or REJECTED."""
+    def place_result(self, place: Place, result: OrderResult) -> bool:
+        """Emit the answer to one place: RESTING with its oid, FILLED (or what is left of it), or REJECTED.
+
+        False, emitting nothing, when the exchange says an open order already has the cloid: ours, which the
+        caller then looks up (cloids carry this run's prefix, so it is the original of a resend).
+        """
         emitter = self._adapter._emitter
         if result.kind in (OrderResultKind.RESTING, OrderResultKind.WAITING):
             emitter.update(place.asset, place.cloid, OrderStatus.RESTING, oid=result.oid, price=place.price,
@@ -304,9 +330,12 @@ class Outbound:
         else:
             text = result.error or "rejected"
             error = hl_errors.error_from_message(text)
+            if isinstance(error, hl_errors.DuplicateCloid):
+                return False
             self._note_rejection(error)
             emitter.update(place.asset, place.cloid, OrderStatus.REJECTED, price=place.price, size=place.size,
                            reason=text, crossed=isinstance(error, hl_errors.PostOnlyWouldCross))
+        return True
 
     def _modify_result(self, modify: Modify, result: OrderResult) -> bool:
         """Emit the answer to one modify; False when the exchange refused it."""

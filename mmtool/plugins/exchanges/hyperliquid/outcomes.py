@@ -1,7 +1,9 @@
 """Unknown outcomes: what became of an order is asked of the exchange (``orderStatus`` by cloid), never guessed.
 
-An action whose answer was lost (timeout, dropped socket, 5xx) is never resent blindly: each order of the batch
-is looked up first and only what the exchange never saw is sent again, once (cancels are idempotent: one of an
+An action whose answer was lost (timeout, dropped socket, 5xx) is never resent blindly: places and modifies carry
+an ``expiresAfter`` (``action_expiry_secs``), the lookup waits until it has passed, so that an original still on
+its way can no longer execute, then each order of the batch is looked up and only what the exchange never saw is
+sent again, once (cancels are idempotent: one of an
 order the exchange never saw is answered CANCELLED). A modify is judged by its new cloid, then by the order it
 replaced. Orders the exchange would not cancel or modify are settled the same way, and the audit uses the same
 lookup for orders it no longer lists.
@@ -9,6 +11,7 @@ lookup for orders it no longer lists.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,6 +28,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("mmtool.hyperliquid")
 
 NEVER_SEEN = "never reached the exchange"
+#: Past an action's ``expiresAfter`` by our clock, how long to wait more before taking "unknown" for "never
+#: executed" (the exchange judges the expiry by its clock).
+EXPIRY_MARGIN_MS = 1000
 
 
 class OutcomeResolver:
@@ -66,18 +72,35 @@ class OutcomeResolver:
         if update.asset == adapter.asset:
             adapter._emitter.route(update)
 
-    async def recover(self, kind: str, items: list[Action], retried: bool) -> None:
-        """Find out what became of a batch whose answer was lost; resend only what the exchange never saw."""
+    async def recover(
+        self, kind: str, items: list[Action], retried: bool, expires_after: int | None = None
+    ) -> None:
+        """Find out what became of a batch whose answer was lost; resend only what the exchange never saw.
+
+        A batch with an ``expiresAfter`` is asked about only once it has expired (and :data:`EXPIRY_MARGIN_MS`
+        more, for the clocks' difference): before that, an original still on its way could land after the
+        exchange said it never saw it, and execute beside its resend.
+        """
         adapter = self._adapter
+        if expires_after is not None:
+            wait_ms = expires_after + EXPIRY_MARGIN_MS - adapter._now_ms()
+            if wait_ms > 0:
+                await asyncio.sleep(wait_ms / 1000)
         try:
             resend: list[Action] = []
             for item in items:
                 if kind == "order":
                     status = await self.order_status(item.cloid)
-                    if status is None:
-                        resend.append(item)
-                    else:
+                    if status is not None:
                         self.emit_status(status, item.cloid)
+                        continue
+                    local = adapter.orders.get(item.cloid)
+                    if local is None or local.cancel_pending:
+                        # Never seen, and meanwhile cancelled (or settled): it is not wanted any more.
+                        if local is not None:
+                            adapter._emitter.update(item.asset, item.cloid, OrderStatus.CANCELLED, reason=NEVER_SEEN)
+                        continue
+                    resend.append(item)
                 elif isinstance(item, Modify):
                     await self._recover_modify(item)
                 else:
@@ -138,3 +161,18 @@ class OutcomeResolver:
                 continue
             if status is not None and status.get("status") != "open":
                 self.emit_status(status, cloid)
+
+    async def follow_existing(self, places: Sequence[Action]) -> None:
+        """Places the exchange refused because an open order has their cloid (the original of a resend, landed
+        after all): emit what that order is. The audit settles any the lookup cannot."""
+        for place in places:
+            try:
+                status = await self.order_status(place.cloid)
+            except (hl_errors.HyperliquidError, ExchangeError) as exc:
+                log.warning("orderStatus failed", extra={"fields": {"cloid": place.cloid, "error": str(exc)}})
+                continue
+            if status is not None:
+                self.emit_status(status, place.cloid)
+            else:
+                self._adapter._emitter.update(place.asset, place.cloid, OrderStatus.REJECTED,
+                                              reason="duplicate client order id, yet no such order")
