@@ -205,3 +205,18 @@ def test_a_fill_of_an_unknown_order_passes_at_once_when_no_order_awaits_its_id(a
     rest(adapter, 7, 21)  # acknowledged: nothing awaits an oid
     adapter._on_message("userFills", {"user": adapter.user, "fills": [fill(4, oid=98)]}, 5)
     assert [(e.trade_id, e.cloid) for e in drain(adapter)] == [("4", None)]
+
+
+def test_a_cancellation_held_during_a_modify_comes_out_when_the_modify_with_a_new_cloid_is_refused(
+    adapter: HyperliquidAdapter,
+) -> None:
+    old = rest(adapter, 8, 31)
+    modify = Modify(old, "ETH", Side.BUY, Decimal("3499"), Decimal("1"), new_cloid=cloid(9))
+    adapter.orders.modify_sent(modify, 2)
+    # The exchange cancels the order (margin) while the modify is in flight: held back, the modify may explain it.
+    adapter._emitter.route(OrderUpdate("ETH", old, OrderStatus.CANCELLED, 3, 3, oid=31, reason="marginCanceled"))
+    assert drain(adapter) == []
+    adapter._outbound.refuse(modify, "rate limited", 4)  # the modify is refused as a whole
+    events = drain(adapter)
+    assert [(e.cloid, e.status) for e in events] == [(old, OrderStatus.REJECTED), (old, OrderStatus.CANCELLED)]
+    assert adapter.orders.get(old) is None

@@ -118,9 +118,12 @@ class Emitter:
                 return
         self.emit(update)
 
-    def release_deferred(self, cloid: str) -> None:
-        """Emit the updates held back for an order once its modify is answered (except those of retired oids)."""
-        order = self._adapter.orders.get(cloid)
+    def release_deferred(self, *cloids: str) -> None:
+        """Emit the updates held back for an order once its modify is answered (except those of retired oids).
+
+        The order is the first of ``cloids`` known: a modify's new cloid when it took, its own when it failed.
+        """
+        order = next((o for o in map(self._adapter.orders.get, cloids) if o is not None), None)
         if order is None or order.modify is not None or not order.deferred:
             return
         deferred, order.deferred = order.deferred, []

@@ -354,7 +354,7 @@ class Outbound:
             emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED, reason=f"{MODIFY_FAILED_PREFIX} {text}",
                            crossed=isinstance(error, hl_errors.PostOnlyWouldCross))
             ok = False
-        emitter.release_deferred(key)
+        emitter.release_deferred(key, modify.cloid)
         return ok
 
     def reject_all(self, kind: str, items: Sequence[Action], reason: str) -> None:
@@ -374,7 +374,7 @@ class Outbound:
         elif isinstance(action, Modify):
             emitter.emit(OrderUpdate(action.asset, action.cloid, OrderStatus.REJECTED, now, now,
                                      reason=f"{MODIFY_FAILED_PREFIX} {reason}"))
-            emitter.release_deferred(action.new_cloid or action.cloid)
+            emitter.release_deferred(action.new_cloid or action.cloid, action.cloid)
         else:
             emitter.emit(OrderUpdate(action.asset, action.cloid, OrderStatus.RESTING, now, now,
                                      reason=CANCEL_FAILED_PREFIX + reason))

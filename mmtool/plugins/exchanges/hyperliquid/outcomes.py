@@ -149,7 +149,7 @@ class OutcomeResolver:
         else:
             emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
                            reason=f"{MODIFY_FAILED_PREFIX} the exchange does not know the order")
-        emitter.release_deferred(modify.new_cloid or modify.cloid)
+        emitter.release_deferred(modify.new_cloid or modify.cloid, modify.cloid)
 
     async def settle(self, cloids: Sequence[str]) -> None:
         """Ask the exchange what became of orders it would not cancel or modify, and emit their end."""
