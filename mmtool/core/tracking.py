@@ -143,7 +143,11 @@ class _Entry:
 class OrderManager:
     """Tracks every order we sent through its lifecycle, from the exchange's answers; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_finished: int = 1000) -> None:
+        if keep_finished < 0:
+            raise ValueError(f"keep_finished must be >= 0 (got {keep_finished})")
+        #: Finished orders remembered (for late fills and updates); older ones are forgotten as new ones finish.
+        self.keep_finished = keep_finished
         self._entries: dict[str, _Entry] = {}
         self._index: dict[str, str] = {}  # any cloid an order has carried -> its entry key
         self._oids: dict[int, str] = {}
@@ -387,6 +391,8 @@ class OrderManager:
         entry.modify = None
         del self._live[entry.key]
         self._terminal.append(entry.key)
+        if len(self._terminal) > self.keep_finished:
+            self.remove_terminal(self.keep_finished)  # a session of any length keeps a bounded memory
         self._counts[{OrderStatus.FILLED: "filled", OrderStatus.CANCELLED: "cancelled"}.get(status, "rejected")] += 1
 
     def _clip(self, entry: _Entry, filled: Decimal) -> Decimal:

@@ -516,6 +516,25 @@ def test_remove_terminal_bounds_memory() -> None:
         om.remove_terminal(-1)
 
 
+def test_a_session_of_any_length_keeps_only_the_last_finished_orders() -> None:
+    om = OrderManager(keep_finished=50)
+    gen = CloidGenerator(2)
+    cloids = [gen.next() for _ in range(5_000)]
+    for i, cloid in enumerate(cloids):
+        om.on_place(place(cloid), i)
+        om.on_update(update(OrderStatus.RESTING, cloid=cloid, oid=i))
+        if i % 100:  # every hundredth order stays live
+            om.on_update(update(OrderStatus.CANCELLED, cloid=cloid))
+    live = [c for i, c in enumerate(cloids) if i % 100 == 0]
+    assert [o.cloid for o in om.live()] == live
+    assert len(om._entries) == len(live) + 50 and len(om._oids) == len(live) + 50
+    finished = [c for i, c in enumerate(cloids) if i % 100]
+    assert all(om.get(c) is not None for c in finished[-50:]) and om.get(finished[-51]) is None
+    assert om.counts["cancelled"] == len(finished), "the lifetime counts are kept"
+    with pytest.raises(ValueError):
+        OrderManager(keep_finished=-1)
+
+
 def test_counts_is_read_only() -> None:
     om = OrderManager()
     with pytest.raises(TypeError):
