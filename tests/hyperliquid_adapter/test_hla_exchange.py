@@ -223,14 +223,12 @@ def test_agent_wallet_trades_for_the_master_account() -> None:
     async def body() -> None:
         master, agent = Signer(MASTER_KEY), Signer(AGENT_KEY)
         async with exchange() as ex:
-            async with adapter(ex, key=AGENT_KEY, account_address=master.address) as stranger:
-                got = Collector(stranger)
-                await stranger.submit([Place(cloid(1), ETH, Side.BUY, passive_price(stranger, Side.BUY),
-                                             Decimal("0.01"), Tif.ALO)])
-                await got.wait_for(lambda: got.updates(cloid(1)))
-                refused = got.updates(cloid(1))[0]
-                assert refused.status is OrderStatus.REJECTED and e.classify_error(refused.reason) is e.UnknownSigner
-                await got.stop()
+            stranger = HyperliquidAdapter(QUIET, asset=ETH, network="localhost", private_key=AGENT_KEY,
+                                          base_url=ex.url, account_address=master.address)
+            with pytest.raises(ConfigError, match="must be approved by its account"):
+                await stranger.connect()  # not approved yet: refused at start, not order by order
+            async with adapter(ex, key=MASTER_KEY):
+                pass  # the master account exists at the exchange
             answer = await approve_agent(ex, MASTER_KEY, agent.address, time.time_ns() // 1_000_000)
             assert answer["status"] == "ok", answer
             async with adapter(ex, key=AGENT_KEY, account_address=master.address) as a:
@@ -244,6 +242,52 @@ def test_agent_wallet_trades_for_the_master_account() -> None:
                 assert len(await a.open_orders()) == 1, "state is read for the master"
                 assert await a.cancel_all() == 0
                 await got.stop()
+            # No account_address: the exchange says whose API wallet the key is, and that account is traded.
+            async with adapter(ex, key=AGENT_KEY) as a:
+                assert a.user == a.account_id == master.address.lower()
+                got = Collector(a)
+                await a.submit([Place(cloid(3), ETH, Side.BUY, passive_price(a, Side.BUY), Decimal("0.01"), Tif.ALO)])
+                await got.wait_for(lambda: got.updates(cloid(3)))
+                assert open_cloids(ex, master.address) == {cloid(3)} and len(await a.open_orders()) == 1
+                assert await a.cancel_all() == 0 and open_cloids(ex, master.address) == set()
+                await got.stop()
+
+    run(body())
+
+
+@pytest.mark.parametrize("case", ["agent-of-another", "main-key-for-another", "bare-hex-address"])
+def test_the_signing_key_must_trade_for_the_account_it_reads(case: str) -> None:
+    async def body() -> None:
+        master, agent, other = Signer(MASTER_KEY), Signer(AGENT_KEY), Signer(KEY)
+        async with exchange() as ex:
+            for key in (MASTER_KEY, KEY):
+                async with adapter(ex, key=key):
+                    pass  # both main accounts exist at the exchange
+            answer = await approve_agent(ex, MASTER_KEY, agent.address, time.time_ns() // 1_000_000)
+            assert answer["status"] == "ok", answer
+            if case == "bare-hex-address":  # no 0x, upper case: one spelling everywhere
+                async with adapter(ex, key=AGENT_KEY, account_address=master.address[2:].upper()) as a:
+                    assert a.user == master.address.lower()
+                return
+            key, account = (AGENT_KEY, other.address) if case == "agent-of-another" else (MASTER_KEY, other.address)
+            wrong = HyperliquidAdapter(QUIET, asset=ETH, network="localhost", private_key=key, base_url=ex.url,
+                                       account_address=account)
+            with pytest.raises(ConfigError, match="network.account_address") as raised:
+                await wrong.connect()
+            assert ("API wallet of " + master.address.lower() if case == "agent-of-another"
+                    else "main account of its own") in str(raised.value)
+            assert not open_cloids(ex, other.address)
+
+    run(body())
+
+
+def test_an_exchange_that_does_not_answer_user_role_leaves_the_configuration_as_it_is(caplog) -> None:
+    async def body() -> None:
+        async with exchange() as ex:
+            ex.core._info.pop("userRole")  # an older server
+            async with adapter(ex) as a:
+                assert a.user == Signer(KEY).address.lower() and a.connected
+        assert "Could not ask the exchange for the signing key's role" in caplog.text
 
     run(body())
 

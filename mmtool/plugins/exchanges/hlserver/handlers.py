@@ -125,7 +125,7 @@ class ExchangeCore:
             "frontendOpenOrders": self._frontend_open_orders, "userFills": self._user_fills,
             "userFillsByTime": self._user_fills_by_time, "orderStatus": self._order_status,
             "userRateLimit": self._user_rate_limit, "fundingHistory": self._funding_history,
-            "userFunding": self._user_funding, "userFees": self._user_fees,
+            "userFunding": self._user_funding, "userFees": self._user_fees, "userRole": self._user_role,
         }
 
     # ---------------------------------------------------------------------------------------------- info
@@ -192,6 +192,15 @@ class ExchangeCore:
         account = self._user(body)
         ref = _field(body, "oid", lambda v: is_int(v) or is_valid_cloid(v), "an oid or a cloid")
         return views.order_status(account, ref)
+
+    def _user_role(self, body: Mapping[str, Any]) -> Any:
+        """``{"role": "agent", "data": {"user": master}}`` for an approved API wallet, ``{"role": "user"}`` for an
+        account this exchange has seen, ``{"role": "missing"}`` otherwise (it opens no account, unlike the others)."""
+        address = _field(body, "user", is_address, "an address").lower()
+        agent = self.venue.agents.get(address)
+        if agent is not None:
+            return {"role": "agent", "data": {"user": agent[0]}}
+        return {"role": "user"} if address in self.venue.accounts else {"role": "missing"}
 
     def _user_rate_limit(self, body: Mapping[str, Any]) -> Any:
         return user_rate_limit(self._user(body), self.config.address_initial_budget)

@@ -62,6 +62,54 @@ class Account:
             raise ConfigError(f"trading.asset: {adapter.asset!r} is not listed by {adapter.base_url}"
                               f"{_suggestion(adapter.asset, list(adapter.asset_ids))}")
 
+    async def check_signer(self) -> None:
+        """Ask the exchange what the signing key is (``userRole``) and make sure it trades for the account read.
+
+        An API wallet (agent) trades for its master: with no ``account_address`` configured the master is adopted
+        (every read and subscription then names it, never the agent); a configured one must be that master. A key
+        the exchange does not know cannot sign for another account (an agent not approved yet); a main account's
+        key cannot sign for another main account. Each of these is a :class:`ConfigError` at start, instead of
+        orders landing on one account while another is read. An exchange that does not answer ``userRole`` leaves
+        the configuration as it is (logged).
+        """
+        adapter = self._adapter
+        signer = adapter.signer.address.lower()
+        try:
+            answer = await adapter.rest.info({"type": "userRole", "user": signer})
+        except (hl_errors.HyperliquidError, ExchangeError) as exc:
+            log.warning("Could not ask the exchange for the signing key's role; trusting the configuration",
+                        extra={"fields": {"signer": signer, "error": str(exc)}})
+            return
+        role = answer.get("role") if isinstance(answer, Mapping) else None
+        data = answer.get("data") if isinstance(answer, Mapping) else None
+        configured, vault = adapter.account_address, adapter.vault_address
+        if role == "agent":
+            master = data.get("user") if isinstance(data, Mapping) else None
+            if not isinstance(master, str) or not master:
+                raise hl_errors.MalformedResponse(f"userRole: an agent without its master: {answer!r}"[:200])
+            master = master.lower()
+            if configured is not None and configured != master:
+                raise ConfigError(f"network.account_address: the signing key {signer} is an API wallet of {master}, "
+                                  f"not of {configured}")
+            if configured is None and vault is None:
+                adapter.user = adapter.account_id = master
+            log.info("Signing key is an API wallet", extra={"fields": {"signer": signer, "master": master,
+                                                                       "account": adapter.user}})
+        elif role == "missing":
+            if configured is not None or vault is not None:
+                raise ConfigError(
+                    f"network.account_address: the exchange does not know the signing key {signer}: an API wallet "
+                    f"must be approved by its account (approveAgent) before it can trade for {configured or vault}"
+                )
+            log.info("The exchange does not know this account yet (a new one)", extra={"fields": {"account": signer}})
+        elif role == "user":
+            if configured is not None and configured != signer and vault is None:
+                raise ConfigError(f"network.account_address: the signing key {signer} is a main account of its own, "
+                                  f"not an API wallet of {configured}")
+        else:
+            log.warning("Unexpected role of the signing key; trusting the configuration",
+                        extra={"fields": {"signer": signer, "role": str(role)[:40]}})
+
     async def load_mid(self) -> None:
         """The asset's mid from ``allMids``, until the WebSocket brings fresher ones."""
         adapter = self._adapter

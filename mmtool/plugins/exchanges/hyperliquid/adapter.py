@@ -114,15 +114,19 @@ class HyperliquidAdapter:
         except ValueError as exc:
             raise ConfigError(f"network.base_url: {exc}") from None
         self.signer = Signer(private_key)
+        addresses: dict[str, str | None] = {}
         for field, value in (("account_address", account_address), ("vault_address", vault_address)):
-            if value is not None:
+            if value:
                 try:
-                    address_to_bytes(value)
+                    addresses[field] = "0x" + address_to_bytes(value).hex()  # one spelling: 0x and lower case
                 except ValueError as exc:
                     raise ConfigError(f"network.{field}: {exc}") from None
-        self.vault_address = vault_address.lower() if vault_address else None
+        #: The main account the configuration names (None: the signer's own, or whatever it is an agent of).
+        self.account_address = addresses.get("account_address")
+        self.vault_address = addresses.get("vault_address")
         #: The account whose state is read: the vault or subaccount, else the master account, else the signer.
-        self.user = (vault_address or account_address or self.signer.address).lower()
+        #: ``connect`` checks it with the exchange (``userRole`` of the signer) before reading anything.
+        self.user = self.vault_address or self.account_address or self.signer.address.lower()
         #: The account as the core knows it (the journal's venue is the network and this).
         self.account_id = self.user
         self.leverage = leverage
@@ -253,6 +257,7 @@ class HyperliquidAdapter:
         )
         try:
             self.nonces.acquire()  # one process per signer: before anything is signed
+            await self._account.check_signer()  # before anything is read: whose account this is
             await self._account.load_meta()
             await self._account.load_mid()
             position, _ = await self._account.position()
