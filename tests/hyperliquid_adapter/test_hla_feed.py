@@ -220,3 +220,54 @@ def test_a_cancellation_held_during_a_modify_comes_out_when_the_modify_with_a_ne
     events = drain(adapter)
     assert [(e.cloid, e.status) for e in events] == [(old, OrderStatus.REJECTED), (old, OrderStatus.CANCELLED)]
     assert adapter.orders.get(old) is None
+
+
+def test_places_and_modifies_go_out_only_up_to_the_budget_above_the_reserve(adapter: HyperliquidAdapter) -> None:
+    sent: list[tuple[str, int]] = []
+
+    async def send_batch(kind, items, retried=False, *, stamps=None):
+        sent.append((kind, len(items)))
+
+    adapter._outbound.send_batch = send_batch
+    adapter.limits.address.cap, adapter.limits.address.used = 100, 100 - adapter.config.cancel_reserve - 3
+    places = [Place(cloid(n), "ETH", Side.BUY, Decimal("3000") - n, Decimal("0.1"), Tif.ALO) for n in range(20)]
+    asyncio.get_event_loop().run_until_complete(adapter.submit([*places, Cancel(cloid(99), "ETH")]))
+    assert sent == [("cancel", 1), ("order", 3)], "a batch of n counts n: only 3 fit above the reserve"
+    refused = [e for e in drain(adapter) if e.status is OrderStatus.REJECTED]
+    assert len(refused) == 17 and refused[0].reason.startswith("rate budget exhausted")
+
+
+def test_places_wait_while_the_ip_weight_of_the_minute_is_spent(adapter: HyperliquidAdapter) -> None:
+    sent: list[tuple[str, int]] = []
+
+    async def send_batch(kind, items, retried=False, *, stamps=None):
+        sent.append((kind, len(items)))
+
+    adapter._outbound.send_batch = send_batch
+    adapter.limits.ip.spend(adapter.limits.ip.per_minute)  # the minute's weight is spent
+    place = Place(cloid(1), "ETH", Side.BUY, Decimal("3000"), Decimal("0.1"), Tif.ALO)
+    asyncio.get_event_loop().run_until_complete(adapter.submit([place, Cancel(cloid(2), "ETH")]))
+    assert sent == [("cancel", 1)], "cancels are never held back"
+    assert [e.status for e in drain(adapter)] == [OrderStatus.REJECTED]
+
+
+def test_a_dead_man_clear_refused_by_the_rate_limit_is_tried_again_in_the_next_slot(
+    adapter: HyperliquidAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mmtool.plugins.exchanges.hyperliquid import deadman
+
+    monkeypatch.setattr(deadman, "CLEAR_RETRY_SECS", (0.0,))
+    monkeypatch.setattr(deadman, "RATE_LIMITED_RETRY_SECS", 0.01)
+    answers = [hl_errors.RateLimited("Too many cumulative requests sent")] * 2 + [None]
+
+    async def signed(action, batch_len=1):
+        answer = answers.pop(0)
+        if answer is not None:
+            raise answer
+        return {"status": "ok"}
+
+    adapter._outbound.signed = signed
+    switch = adapter._dead_man_switch
+    switch.armed = True
+    asyncio.get_event_loop().run_until_complete(switch.disarm(open_orders=0))
+    assert not switch.armed and answers == []

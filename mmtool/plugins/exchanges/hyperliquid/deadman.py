@@ -23,6 +23,9 @@ log = logging.getLogger("mmtool.hyperliquid")
 
 #: Pauses before each new attempt to clear the switch at shutdown (seconds).
 CLEAR_RETRY_SECS = (0.25, 0.5, 1.0)
+#: After those, a clear refused by the rate limit is tried once more this much later: with the address budget
+#: spent the exchange allows one request every 10 s, and the last refresh may have just taken it.
+RATE_LIMITED_RETRY_SECS = 10.5
 
 
 class DeadManSwitch:
@@ -33,12 +36,15 @@ class DeadManSwitch:
         #: True once a scheduleCancel with a time was accepted, until one without a time is.
         self.armed = False
         self._errors: set[str] = set()
+        #: Whether the last refusal was a rate limit (the address budget spent: one request per 10 s).
+        self._rate_limited = False
 
     async def schedule_cancel(self, time_ms: int | None) -> None:
         """Ask the exchange to cancel all our orders at ``time_ms`` (None clears it); each refusal logged once."""
         try:
             await self._adapter._outbound.signed(schedule_cancel_action(time_ms))
         except (hl_errors.HyperliquidError, ExchangeError) as exc:
+            self._rate_limited = isinstance(exc, hl_errors.RateLimited)
             if str(exc) not in self._errors:
                 self._errors.add(str(exc))
                 log.warning("scheduleCancel refused", extra={"fields": {"error": str(exc), "time": time_ms}})
@@ -76,6 +82,12 @@ class DeadManSwitch:
                 if not self.armed or pause is None:
                     break
                 await asyncio.sleep(pause)
+            if self.armed and self._rate_limited:
+                # A spent address budget allows one request every 10 s: wait for the next slot, once.
+                log.info("Dead man's switch clear refused by the rate limit: trying again in %s s",
+                         RATE_LIMITED_RETRY_SECS)
+                await asyncio.sleep(RATE_LIMITED_RETRY_SECS)
+                await self.schedule_cancel(None)
             if self.armed:
                 log.warning("Dead man's switch left armed: the exchange refused to clear it; it fires for nothing")
         else:

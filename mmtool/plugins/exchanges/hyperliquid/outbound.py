@@ -81,6 +81,7 @@ class Outbound:
         places: list[Place] = []
         modifies: list[Modify] = []
         cancels: list[Cancel] = []
+        room: int | None = None  # places and modifies the rate limits let out now (asked once, on the first)
         for action in actions:
             if action.asset not in adapter.asset_ids:
                 self.refuse(action, f"unknown asset {action.asset!r}", now)
@@ -93,12 +94,17 @@ class Outbound:
                     extra={"fields": {"cloid": action.cloid, "reduce_only": action.reduce_only}},
                 )
                 self.refuse(action, "post-only mode: the exchange accepts only Alo orders for now", now)
-            elif adapter._throttle.placing_blocked():
-                self.refuse(action, "address rate budget exhausted", now)
-            elif isinstance(action, Modify):
-                modifies.append(action)
             else:
-                places.append(action)
+                if room is None:
+                    room = adapter._throttle.placing_room()
+                if room <= 0:
+                    self.refuse(action, "rate budget exhausted (address or IP)", now)
+                    continue
+                room -= 1
+                if isinstance(action, Modify):
+                    modifies.append(action)
+                else:
+                    places.append(action)
         if cancels:
             await self.send_batch("cancel", cancels, stamps=stamps)
         if modifies:

@@ -24,6 +24,7 @@ class Throttle:
     def __init__(self, adapter: HyperliquidAdapter) -> None:
         self._adapter = adapter
         self._budget_blocked = False
+        self._ip_blocked = False
 
     async def refresh(self) -> None:
         """Update the address budget from ``userRateLimit``; placing resumes once it is above the reserve."""
@@ -35,6 +36,24 @@ class Throttle:
                 self._budget_blocked = False
                 log.warning("Address rate budget available again",
                             extra={"fields": {"headroom": adapter.limits.headroom}})
+
+    def placing_room(self) -> int:
+        """How many places and modifies may go out now: the address budget above the cancel reserve (a batch of
+        n counts n), and none while the IP weight of one more action does not fit in the minute's window (sent
+        anyway, it would be refused, and enough refusals trip the rate-limit kill switch). Cancels are not held."""
+        adapter = self._adapter
+        room = adapter.limits.headroom - adapter.config.cancel_reserve
+        ip_full = room > 0 and adapter.limits.ip.delay_for(1) > 0
+        if ip_full != self._ip_blocked:
+            self._ip_blocked = ip_full
+            if ip_full:
+                log.warning("IP request weight exhausted for this minute: places and modifies held back",
+                            extra={"fields": {"ip_weight_used": adapter.limits.ip.used}})
+        if ip_full:
+            return 0
+        if room <= 0:
+            self.placing_blocked()  # logs the transition once
+        return max(room, 0)
 
     def placing_blocked(self) -> bool:
         """True when the address budget is down to the cancel reserve (logged once until it recovers)."""
