@@ -146,7 +146,10 @@ class Recorder:
                     next_ping = now + self.ping_interval_s
                 wait = next_ping - now if deadline is None else min(next_ping, deadline) - now
                 try:
-                    raw = await asyncio.wait_for(websocket.recv(), timeout=max(wait, 0.0))
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+                    # lands as the message arrives, and this loop would then never end.
+                    async with asyncio.timeout(max(wait, 0.0)):
+                        raw = await websocket.recv()
                 except TimeoutError:
                     continue
                 self._write(raw)

@@ -83,7 +83,8 @@ class SimAdapter:
                     # A submit may schedule something earlier than ``due``: wake up and look again.
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), delay)
+                        async with asyncio.timeout(delay):  # not wait_for: it can swallow a cancellation (3.11)
+                            await self._wake.wait()
                     continue
             event = self.sim.next_event()
             if event is None:
