@@ -455,5 +455,17 @@ class Verdict:
 
     @staticmethod
     def ok(monitor: str = "") -> Verdict:
-        """A verdict that restricts nothing."""
-        return Verdict(RiskLevel.OK, "", {}, monitor)
+        """A verdict that restricts nothing, without figures: one shared value per monitor name.
+
+        Every monitor judges every event and nearly every verdict is OK; nothing reads an OK verdict's figures
+        (the aggregator keeps only the worst, and the log, metrics and alerts speak of WARN and above), so an OK
+        costs a dictionary lookup instead of a frozen value built and dropped per event.
+        """
+        verdict = _OK_VERDICTS.get(monitor)
+        if verdict is None:
+            verdict = _OK_VERDICTS[monitor] = Verdict(RiskLevel.OK, "", {}, monitor)
+        return verdict
+
+
+#: The shared OK verdicts of :meth:`Verdict.ok`, by monitor name (a handful: one per monitor).
+_OK_VERDICTS: dict[str, Verdict] = {}

@@ -11,9 +11,8 @@ from mmtool.core import hookspecs
 from mmtool.core.components import RiskMonitor
 from mmtool.core.config import DEFAULT_RISK_MONITORS
 from mmtool.core.errors import ConfigError
-from mmtool.core.types import RiskLevel
+from mmtool.core.types import RiskLevel, Verdict
 from mmtool.plugins.risk_monitors import limits, market
-from mmtool.plugins.risk_monitors._threshold import ok
 from mmtool.plugins.risk_monitors.limits import DailyLoss, Drawdown, PositionLimit, PositionValue
 from mmtool.plugins.risk_monitors.market import Cascade, RateLimit, StaleData
 
@@ -35,7 +34,7 @@ def assert_figures(verdict, **expected):
     """A WARN or worse names its figures; an OK is the monitor's shared figure-less verdict."""
     if verdict.level is OK:
         assert verdict.figures == {}
-        assert verdict is ok(verdict.monitor), "an OK verdict is shared, not built per event"
+        assert verdict is Verdict.ok(verdict.monitor), "an OK verdict is shared, not built per event"
     else:
         for key, value in expected.items():
             assert verdict.figures[key] == value, key

@@ -38,7 +38,7 @@ def judge(
 
     With ``strict`` the limit itself is still allowed (the monitor fires above it); otherwise it fires at it.
     A value that is not a number is treated as a breach: a broken input must never read as safe. A WARN or worse
-    carries ``{"value", "limit", **extra}`` as its figures; an OK is :func:`ok` (no figures).
+    carries ``{"value", "limit", **extra}`` as its figures; an OK is the shared :meth:`Verdict.ok` (no figures).
     """
     if math.isnan(value):
         return Verdict(RiskLevel.KILL, f"{reason}: value is not a number", _figures(value, limit, extra), monitor)
@@ -47,24 +47,7 @@ def judge(
         return Verdict(level, reason, _figures(value, limit, extra), monitor)
     if value >= warn_fraction * limit:
         return Verdict(RiskLevel.WARN, NEAR_LIMIT, _figures(value, limit, extra), monitor)
-    return ok(monitor)
-
-
-def ok(monitor: str) -> Verdict:
-    """The OK verdict of ``monitor``: one shared value per monitor name, without figures.
-
-    Every monitor judges every event and nearly every verdict is OK; nothing reads an OK verdict's figures (the
-    aggregator keeps only the worst verdict and the log, metrics and alerts speak of WARN and above), so an OK
-    verdict costs a dictionary lookup instead of a dictionary and a frozen value built and dropped per event.
-    """
-    verdict = _OK.get(monitor)
-    if verdict is None:
-        verdict = _OK[monitor] = Verdict(RiskLevel.OK, "", {}, monitor)
-    return verdict
-
-
-#: The shared OK verdicts, by monitor name (a handful: one per monitor class).
-_OK: dict[str, Verdict] = {}
+    return Verdict.ok(monitor)
 
 
 def _figures(value: float, limit: float, extra: Mapping[str, float] | None) -> dict[str, float]:

@@ -14,7 +14,7 @@ from mmtool.core.config import ge, gt, le
 from mmtool.core.errors import ConfigError
 from mmtool.core.hookspecs import hookimpl
 from mmtool.core.types import RiskLevel, Verdict
-from mmtool.plugins.risk_monitors._threshold import NEAR_LIMIT, judge, ok, override, pick
+from mmtool.plugins.risk_monitors._threshold import NEAR_LIMIT, judge, override, pick
 
 if TYPE_CHECKING:
     from mmtool.core.components import ComponentContext, RiskState
@@ -56,14 +56,14 @@ class StaleData:
     def check(self, state: RiskState) -> Verdict:
         """KILL when ``ts_ns - last_market_ts_ns >= stale_data_secs``."""
         if state.last_market_ts_ns <= 0:
-            return ok(self.name)
+            return Verdict.ok(self.name)
         age_ns = state.ts_ns - state.last_market_ts_ns
         # Compared in integer ns so "exactly 5 s" is exact; the figures are reported in seconds.
         if age_ns >= self.limit_ns:
             return Verdict(RiskLevel.KILL, "market data is stale", self._figures(age_ns), self.name)
         if age_ns >= self.warn_fraction * self.limit_ns:
             return Verdict(RiskLevel.WARN, NEAR_LIMIT, self._figures(age_ns), self.name)
-        return ok(self.name)
+        return Verdict.ok(self.name)
 
     def _figures(self, age_ns: int) -> dict[str, float]:
         return {"value": age_ns / NS, "limit": self.limit_ns / NS}
@@ -180,7 +180,7 @@ class Cascade:
             self._resume_at_ns = None
         if severity >= self.warn_fraction * self.pause_severity:
             return Verdict(RiskLevel.WARN, NEAR_LIMIT, self._figures(severity), self.name)
-        return ok(self.name)
+        return Verdict.ok(self.name)
 
     def _figures(self, severity: float) -> dict[str, float]:
         return {"value": severity, "limit": self.pause_severity, "kill_limit": self.kill_severity}
