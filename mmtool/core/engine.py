@@ -109,8 +109,8 @@ _NUMBER = (int, float)
 _MAX_EXPONENT = 20
 
 
-def _valid_price(value: Decimal) -> bool:
-    """Finite, > 0 and of sane magnitude (also used for sizes)."""
+def _valid_positive(value: Decimal) -> bool:
+    """Finite, > 0 and of sane magnitude: a price or a size."""
     return value.is_finite() and value > 0 and -_MAX_EXPONENT < value.adjusted() < _MAX_EXPONENT
 
 
@@ -292,13 +292,13 @@ class Engine:
         if isinstance(event, BookUpdate):
             return self._on_book(event)
         if isinstance(event, Trade):
-            if not (_valid_price(event.price) and _valid_price(event.size)):
+            if not (_valid_positive(event.price) and _valid_positive(event.size)):
                 return self._bad(event, "trade with a non-positive or non-finite price or size")
             self.market = attrs.evolve(self.market, ts_ns=event.ts_local_ns, last_trade_price=float(event.price))
             self._last_market_ns = event.ts_local_ns
             return True
         if isinstance(event, MidUpdate):
-            if not _valid_price(event.mid):
+            if not _valid_positive(event.mid):
                 return self._bad(event, "mid that is not a positive finite number")
             if self.market.book is None:
                 mid = float(event.mid)
@@ -427,7 +427,7 @@ class Engine:
         return True
 
     def _on_fill(self, fill: Fill) -> bool:
-        if not (_valid_price(fill.price) and _valid_price(fill.size) and _valid_amount(fill.fee)):
+        if not (_valid_positive(fill.price) and _valid_positive(fill.size) and _valid_amount(fill.fee)):
             return self._bad(fill, "fill with a non-positive or non-finite price or size, or a fee not a number")
         if not self.portfolio.on_fill(fill):
             self.stats.duplicate_fills += 1

@@ -126,7 +126,6 @@ class PreTradeChecker:
         self.band_bps = to_decimal(settings.risk.price_band_bps)
         self.max_open_orders = settings.risk.max_open_orders
         self._log_limit = LogLimiter()
-        self._scaled: tuple[float, Decimal] = (1.0, self.max_position)
         self._market_key: tuple[float | None, float | None, float | None] = (None, None, None)
         self._market_dec: tuple[Decimal | None, Decimal | None, Decimal | None] = (None, None, None)
 
@@ -154,7 +153,7 @@ class PreTradeChecker:
         (``now_ns``), each saying how many it stands for; the caller counts them all.
         """
         exposure = _Exposure(live, pending_quote)
-        max_position = self.max_position if limit_scale == 1.0 else self._scaled_limit(limit_scale)
+        max_position = self.max_position if limit_scale == 1.0 else self.max_position * to_decimal(limit_scale)
         accepted: list[Action] = []
         rejected: list[tuple[Action, str]] = []
         for action in actions:
@@ -310,14 +309,6 @@ class PreTradeChecker:
                 f"beyond the limit {max_position}"
             )
         return ""
-
-    def _scaled_limit(self, scale: float) -> Decimal:
-        """The position limit times ``scale``, exact (remembered: the same scale comes back every event)."""
-        key, value = self._scaled
-        if key != scale:
-            value = self.max_position * to_decimal(scale)
-            self._scaled = (scale, value)
-        return value
 
 
 def _trigger(action: Place | Modify) -> TriggerSpec | None:
