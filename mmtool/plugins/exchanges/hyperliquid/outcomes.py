@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mmtool.core.errors import ExchangeError
@@ -153,26 +153,26 @@ class OutcomeResolver:
 
     async def settle(self, cloids: Sequence[str]) -> None:
         """Ask the exchange what became of orders it would not cancel or modify, and emit their end."""
-        for cloid in cloids:
-            try:
-                status = await self.order_status(cloid)
-            except (hl_errors.HyperliquidError, ExchangeError) as exc:
-                log.warning("orderStatus failed", extra={"fields": {"cloid": cloid, "error": str(exc)}})
-                continue
+        async for cloid, status in self._statuses(cloids):
             if status is not None and status.get("status") != "open":
                 self.emit_status(status, cloid)
 
     async def follow_existing(self, places: Sequence[Action]) -> None:
         """Places the exchange refused because an open order has their cloid (the original of a resend, landed
         after all): emit what that order is. The audit settles any the lookup cannot."""
-        for place in places:
-            try:
-                status = await self.order_status(place.cloid)
-            except (hl_errors.HyperliquidError, ExchangeError) as exc:
-                log.warning("orderStatus failed", extra={"fields": {"cloid": place.cloid, "error": str(exc)}})
-                continue
+        async for cloid, status in self._statuses([p.cloid for p in places]):
             if status is not None:
-                self.emit_status(status, place.cloid)
+                self.emit_status(status, cloid)
             else:
-                self._adapter._emitter.update(place.asset, place.cloid, OrderStatus.REJECTED,
+                self._adapter._emitter.update(self._adapter.asset, cloid, OrderStatus.REJECTED,
                                               reason="duplicate client order id, yet no such order")
+
+    async def _statuses(self, cloids: Sequence[str]) -> AsyncIterator[tuple[str, Mapping[str, Any] | None]]:
+        """Each cloid with its ``orderStatus`` answer; one the exchange did not answer is logged and skipped."""
+        for cloid in cloids:
+            try:
+                status = await self.order_status(cloid)
+            except (hl_errors.HyperliquidError, ExchangeError) as exc:
+                log.warning("orderStatus failed", extra={"fields": {"cloid": cloid, "error": str(exc)}})
+                continue
+            yield cloid, status

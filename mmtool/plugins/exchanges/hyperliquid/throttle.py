@@ -51,22 +51,14 @@ class Throttle:
                             extra={"fields": {"ip_weight_used": adapter.limits.ip.used}})
         if ip_full:
             return 0
-        if room <= 0:
-            self.placing_blocked()  # logs the transition once
+        if (room <= 0) != self._budget_blocked:
+            self._budget_blocked = room <= 0
+            if room <= 0:
+                log.error(
+                    "Address rate budget exhausted: placing stops, cancels go on",
+                    extra={"fields": {"headroom": adapter.limits.headroom, "reserve": adapter.config.cancel_reserve}},
+                )
         return max(room, 0)
-
-    def placing_blocked(self) -> bool:
-        """True when the address budget is down to the cancel reserve (logged once until it recovers)."""
-        adapter = self._adapter
-        if adapter.limits.headroom > adapter.config.cancel_reserve:
-            return False
-        if not self._budget_blocked:
-            self._budget_blocked = True
-            log.error(
-                "Address rate budget exhausted: placing stops, cancels go on",
-                extra={"fields": {"headroom": adapter.limits.headroom, "reserve": adapter.config.cancel_reserve}},
-            )
-        return True
 
     def rate_limited(self, reason: str) -> None:
         """Count a rate-limit answer and emit it as a ``RateLimited`` event."""
