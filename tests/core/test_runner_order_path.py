@@ -9,11 +9,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from prometheus_client import generate_latest
+from venue_doubles import FlatVenue
 
 from mmtool.core.clock import ManualClock, WallClock
 from mmtool.core.runner import Runner, RunObserver, RunOptions, RunResult
 from mmtool.core.summary import SUMMARY_KEYS, latency_summary, percentile_us
-from mmtool.core.types import Action, Cancel, Event, Position, Timer
+from mmtool.core.types import Action, Cancel, Event, Timer
 from mmtool.observe.hub import ObserveHub
 from mmtool.observe.metrics import MetricsObserver
 
@@ -42,7 +43,7 @@ class SteppedSimClock(ManualClock):
         return self.now
 
 
-class FakeAdapter:
+class FakeAdapter(FlatVenue):
     """Replays events; each ``submit`` sends ``batches`` batches, ``batch_ns`` apart on the adapter's clock."""
 
     name = "fake"
@@ -70,18 +71,6 @@ class FakeAdapter:
             self.clock.now += self.batch_ns
             self._stamps.append(self.clock.now)
         self.clock.now += 7 * US  # submit returns a little after the last batch left
-
-    async def open_orders(self) -> list:
-        return []
-
-    async def cancel_all(self) -> int:
-        return 0
-
-    async def position(self) -> Position:
-        return Position("ETH", Decimal(0), None)
-
-    async def close(self) -> None:
-        return None
 
 
 class FakeEngine:

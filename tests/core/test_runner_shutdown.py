@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import attrs
 import pytest
+from venue_doubles import FlatVenue
 
 from mmtool.core.clock import ManualClock
 from mmtool.core.components import ComponentContext
@@ -39,7 +40,7 @@ MS = 1_000_000
 START = Decimal("0.3")
 
 
-class LateFillExchange:
+class LateFillExchange(FlatVenue):
     """Answers a reduce-only IOC with its order's end at once and its fill ``fill_after`` timer ticks later, as the
     local exchange's socket did (the order update and the fill are separate messages)."""
 
@@ -84,17 +85,8 @@ class LateFillExchange:
                 self._pending.append((self.fill_after, fill))
                 self.position_now -= action.size
 
-    async def open_orders(self) -> list:
-        return []
-
-    async def cancel_all(self) -> int:
-        return 0
-
     async def position(self) -> Position:
         return Position("ETH", self.position_now, None)
-
-    async def close(self) -> None:
-        return None
 
 
 def _killed_engine():
@@ -168,7 +160,7 @@ def test_an_unreachable_exchange_at_exit_still_ends_the_session_and_leaves_the_k
 # ------------------------------------------------------------------------------------ a failing trading loop
 
 
-class RestingExchange:
+class RestingExchange(FlatVenue):
     """Books then timers; every place rests and every cancel succeeds, answered on the next event. Records what
     was sent, and ``cancel_all`` empties the book as an exchange's would."""
 
@@ -213,11 +205,6 @@ class RestingExchange:
         self.resting.clear()
         return 0
 
-    async def position(self) -> Position:
-        return Position("ETH", Decimal(0), None)
-
-    async def close(self) -> None:
-        return None
 
 
 def _quoting_engine():

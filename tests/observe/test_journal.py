@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from venue_doubles import FlatVenue
 
 from mmtool.cli import main
 from mmtool.core.config_loader import load_settings
@@ -281,7 +282,7 @@ class _Quoter:
                       asks=(Quote(ctx.rules.round_price(mid + 1.0, Side.SELL), Decimal("0.1")),))
 
 
-class _Venue:
+class _Venue(FlatVenue):
     """Replays books on a simulated clock; at each ``submit`` notes how many actions the journal already holds."""
 
     name = "venue"
@@ -315,18 +316,6 @@ class _Venue:
                 cloid = getattr(a, "new_cloid", None) or a.cloid
                 self.answers.append(OrderUpdate("ETH", cloid, OrderStatus.RESTING, now, now, oid=1, price=a.price,
                                                 size=a.size))
-
-    async def open_orders(self) -> list:
-        return []
-
-    async def cancel_all(self) -> int:
-        return 0
-
-    async def position(self) -> Position:
-        return Position("ETH", Decimal(0), None)
-
-    async def close(self) -> None:
-        return None
 
 
 @pytest.mark.parametrize("write_ahead", [True, False])
