@@ -52,16 +52,24 @@ def test_sdk_exchange_places_modifies_cancels_and_reads_back(server: ServerThrea
     assert by_cloid["order"]["status"] == "open" and by_cloid["order"]["order"]["oid"] == oid
 
     modified = exchange.modify_order(oid, "ETH", True, 0.02, _px(mid * 0.98), {"limit": {"tif": "Alo"}}, cloid=cloid)
-    assert modified["status"] == "ok" and "resting" in modified["response"]["data"]["statuses"][0]
+    assert modified["status"] == "ok"
+    # As on the exchange, the modified order rests under a new oid with the same cloid; the old oid is cancelled.
+    new_oid = modified["response"]["data"]["statuses"][0]["resting"]["oid"]
+    assert new_oid != oid
     frontend = info.frontend_open_orders(wallet.address)
+    assert [o["oid"] for o in frontend] == [new_oid]
     assert frontend[0]["sz"] == "0.02" and float(frontend[0]["limitPx"]) == _px(mid * 0.98)
     assert frontend[0]["tif"] == "Alo" and frontend[0]["orderType"] == "Limit"
+    assert info.query_order_by_oid(wallet.address, oid)["order"]["status"] == "canceled"
+    assert info.query_order_by_cloid(wallet.address, cloid)["order"]["order"]["oid"] == new_oid
+    stale = exchange.cancel("ETH", oid)
+    assert stale["response"]["data"]["statuses"][0]["error"].startswith("Order was never placed")
 
     cancelled = exchange.cancel_by_cloid("ETH", cloid)
     assert cancelled["response"]["data"]["statuses"] == ["success"]
     assert info.open_orders(wallet.address) == []
-    assert info.query_order_by_oid(wallet.address, oid)["order"]["status"] == "canceled"
-    again = exchange.cancel("ETH", oid)
+    assert info.query_order_by_oid(wallet.address, new_oid)["order"]["status"] == "canceled"
+    again = exchange.cancel("ETH", new_oid)
     assert again["response"]["data"]["statuses"][0]["error"].startswith("Order was never placed")
 
 
@@ -70,7 +78,7 @@ def test_sdk_market_open_close_fills_fees_and_positions(server: ServerThread) ->
     info = Info(server.url, skip_ws=True)
     info.user_state(wallet.address)
     exchange = Exchange(wallet, server.url)
-    opened = exchange.market_open("ETH", True, 0.1)
+    opened = exchange.market_open("ETH", True, 0.1, cloid=Cloid.from_int(9))
     filled = opened["response"]["data"]["statuses"][0]["filled"]
     assert filled["totalSz"] == "0.1"
     state = info.user_state(wallet.address)
@@ -78,6 +86,10 @@ def test_sdk_market_open_close_fills_fees_and_positions(server: ServerThread) ->
     assert position["coin"] == "ETH" and position["szi"] == "0.1" and position["leverage"]["value"] == 20
     fills = info.user_fills(wallet.address)
     assert {f["dir"] for f in fills} == {"Open Long"} and all(f["crossed"] for f in fills)
+    # The fields the exchange gives a fill, and no others: no cloid (a client maps fills to orders by oid).
+    fields = {"coin", "px", "sz", "side", "time", "startPosition", "dir", "closedPnl", "hash", "oid", "crossed", "fee",
+              "tid", "feeToken"}
+    assert all(set(f) == fields for f in fills)
     fee = sum(float(f["fee"]) for f in fills)
     notional = sum(float(f["px"]) * float(f["sz"]) for f in fills)
     assert abs(fee - notional * 0.00045) < 1e-5

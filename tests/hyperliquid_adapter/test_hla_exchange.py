@@ -155,6 +155,45 @@ def test_taker_fill_events_match_the_server() -> None:
     run(body())
 
 
+def test_a_modified_order_lives_on_under_its_new_oid_and_its_fills_find_it() -> None:
+    """As on the exchange, a modify cancels the old oid and rests the order under a new one, and fills name the
+    order by oid alone: the old oid's cancellation must not end our order, and the fill of the new oid must reach
+    the engine with our cloid."""
+
+    async def body() -> None:
+        async with exchange() as ex, adapter(ex) as a:
+            got = Collector(a)
+            bid = passive_price(a, Side.BUY)
+            await a.submit([Place(cloid(1), ETH, Side.BUY, bid, Decimal("0.01"), Tif.ALO)])
+            await got.wait_for(lambda: any(u.oid for u in got.updates(cloid(1))))
+            first_oid = got.updates(cloid(1))[-1].oid
+            moved = bid + 1
+            await a.submit([Modify(cloid(1), ETH, Side.BUY, moved, Decimal("0.02"))])
+            await got.wait_for(lambda: any(u.price == moved for u in got.updates(cloid(1))))
+            await asyncio.sleep(0.3)  # the old oid's cancellation has come by now
+            new_oid = got.updates(cloid(1))[-1].oid
+            assert new_oid is not None and new_oid != first_oid
+            assert all(u.status is OrderStatus.RESTING for u in got.updates(cloid(1))), got.updates(cloid(1))
+            assert a.orders.get(cloid(1)).oid == new_oid and a.orders.cloid_of_oid(first_oid) == cloid(1)
+
+            # A market sell trades through our bid: a maker fill of the new oid, with no cloid on the wire.
+            acct, market = account(ex, a.user), ex.state.by_name[ETH]
+            engine = market.engines[acct.address]
+            below = int(moved * 10 ** market.rules.max_price_decimals) - 1
+            engine.on_sweep(Side.SELL, ((below, 1),), ex.state.now_ns)
+            ex.state._drain(acct, market, engine)
+            await got.wait_for(lambda: got.of(Fill) and got.updates(cloid(1))[-1].status is OrderStatus.FILLED)
+            [fill] = got.of(Fill)
+            assert "cloid" not in acct.fills[-1] and acct.fills[-1]["oid"] == new_oid
+            assert (fill.cloid, fill.oid, fill.size, fill.price) == (cloid(1), new_oid, Decimal("0.02"), moved)
+            assert a.orders.get(cloid(1)) is None and open_cloids(ex, a.user) == set()
+            await a._audit(grace_ns=0, why="test")
+            assert a.discrepancies == 0, "our record agrees with the exchange's"
+            await got.stop()
+
+    run(body())
+
+
 def test_post_only_mode_refuses_ioc_and_keeps_quoting_alo() -> None:
     async def body() -> None:
         async with exchange() as ex, adapter(ex) as a:

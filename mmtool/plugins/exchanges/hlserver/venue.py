@@ -264,14 +264,25 @@ class Venue:
         if not result.ok:
             engine.drain()
             return {"error": result.error}
-        if key != info.key:
-            account.by_cloid.pop(info.key, None)
-            info.key = key
-            if cloid is not None:
-                account.by_cloid[cloid] = info.oid
-        info.tif, info.reduce_only, info.side, info.limit_px = tif, reduce_only, side, price
+        # As on the exchange, a modified order is a new order: the old oid is cancelled and the order rests (or
+        # fills) under a fresh oid, with the new cloid or the old one.
+        now = self.now_ms
+        info.status, info.status_ts = "canceled", now
+        self.outbox.append((("orderUpdates", account.address), {"channel": "orderUpdates",
+                                                                "data": [self.order_update(info)]}))
+        oid = self._next_oid
+        self._next_oid += 1
+        new = OrderInfo(
+            oid=oid, coin=info.coin, asset=info.asset, key=key, side=side, limit_px=price, orig_sz=size, sz=size,
+            tif=tif, reduce_only=reduce_only, timestamp=now, status="new", status_ts=now,
+        )
+        account.orders[oid] = new
+        assert result.oid is not None
+        account.local_oids[(asset.index, result.oid)] = oid
+        if new.cloid is not None:
+            account.by_cloid[new.cloid] = oid
         self._drain(account, asset, engine)
-        return self._status(result.status, info.oid, info.cloid, result.filled, result.avg_price)
+        return self._status(result.status, oid, new.cloid, result.filled, result.avg_price)
 
     def cancel(self, account: Account, asset_index: int, ref: int | str, status: str | None = None) -> str | None:
         """Cancel an order by oid or cloid on ``asset_index``; None, or the exchange's error text."""
@@ -432,7 +443,6 @@ class Venue:
     def _fill(self, account: Account, asset: AssetMarket, record: FillRecord) -> dict[str, Any]:
         tid = self._tid()
         oid = account.local_oids.get((asset.index, record.oid), 0)
-        info = account.orders.get(oid)
         ms = record.ts_ns // NS_PER_MS
         fill: dict[str, Any] = {
             "coin": asset.name, "px": px(record.price), "sz": px(record.size), "side": record.side.value,
@@ -441,8 +451,6 @@ class Venue:
             "hash": self._hash(tid), "oid": oid, "crossed": record.crossed, "fee": usd(record.fee), "tid": tid,
             "feeToken": "USDC",
         }
-        if info is not None and info.cloid is not None:
-            fill["cloid"] = info.cloid
         if self._liquidating is not None:
             fill["liquidation"] = dict(self._liquidating)
         account.fills.append(fill)
