@@ -136,32 +136,42 @@ class Outbound:
         """The unsigned action for a batch of one kind (``order``, ``modify``, ``cancel``), recorded as sent."""
         adapter = self._adapter
         now = adapter.clock.now_ns()
-        ids = adapter.asset_ids  # each item its own asset's id: a batch may mix assets
+        registry = adapter.orders
         if kind == "order":
-            places = [a for a in items if isinstance(a, Place)]
-            for p in places:
-                adapter.orders.placed(p, now)
+            for p in items:
+                if isinstance(p, Place):
+                    registry.placed(p, now)
+        elif kind == "modify":
+            for m in items:
+                if isinstance(m, Modify):
+                    registry.modify_sent(m, now)
+        else:
+            for c in items:
+                registry.cancel_sent(c.cloid, now)
+        return self.wire_action(kind, items)
+
+    def wire_action(self, kind: str, items: Sequence[Action]) -> dict[str, Any]:
+        """The unsigned action for a batch of one kind, built from the items alone (nothing is recorded)."""
+        ids = self._adapter.asset_ids  # each item its own asset's id: a batch may mix assets
+        if kind == "order":
             # A standalone trigger order goes in the plain "na" grouping, as the SDK sends it.
             return order_action(
                 [
                     order_wire(ids[p.asset], p.side is Side.BUY, p.price, p.size, p.reduce_only, _order_type(p),
                                p.cloid)
-                    for p in places
+                    for p in items
+                    if isinstance(p, Place)
                 ]
             )
         if kind == "modify":
-            modifies = [a for a in items if isinstance(a, Modify)]
-            for m in modifies:
-                adapter.orders.modify_sent(m, now)
             return batch_modify_action(
                 [
                     (m.cloid, order_wire(ids[m.asset], m.side is Side.BUY, m.price, m.size, m.reduce_only, m.tif,
                                          m.new_cloid or m.cloid))
-                    for m in modifies
+                    for m in items
+                    if isinstance(m, Modify)
                 ]
             )
-        for c in items:
-            adapter.orders.cancel_sent(c.cloid, now)
         return cancel_by_cloid_action([(ids[c.asset], c.cloid) for c in items])
 
     def expiry_ms(self, kind: str) -> int | None:
