@@ -86,10 +86,11 @@ def test_sdk_market_open_close_fills_fees_and_positions(server: ServerThread) ->
     assert position["coin"] == "ETH" and position["szi"] == "0.1" and position["leverage"]["value"] == 20
     fills = info.user_fills(wallet.address)
     assert {f["dir"] for f in fills} == {"Open Long"} and all(f["crossed"] for f in fills)
-    # The fields the exchange gives a fill, and no others: no cloid (a client maps fills to orders by oid).
+    # The fields the exchange gives a fill, and no others: no cloid (a client maps fills to orders by oid), and
+    # twapId, null for a fill that is not a TWAP slice.
     fields = {"coin", "px", "sz", "side", "time", "startPosition", "dir", "closedPnl", "hash", "oid", "crossed", "fee",
-              "tid", "feeToken"}
-    assert all(set(f) == fields for f in fills)
+              "tid", "feeToken", "twapId"}
+    assert all(set(f) == fields and f["twapId"] is None for f in fills)
     fee = sum(float(f["fee"]) for f in fills)
     notional = sum(float(f["px"]) * float(f["sz"]) for f in fills)
     assert abs(fee - notional * 0.00045) < 1e-5

@@ -268,8 +268,9 @@ class Venue:
         # fills) under a fresh oid, with the new cloid or the old one.
         now = self.now_ms
         info.status, info.status_ts = "canceled", now
-        self.outbox.append((("orderUpdates", account.address), {"channel": "orderUpdates",
-                                                                "data": [self.order_update(info)]}))
+        cancelled = (("orderUpdates", account.address), {"channel": "orderUpdates",
+                                                          "data": [self.order_update(info)]})
+        mark = len(self.outbox)
         oid = self._next_oid
         self._next_oid += 1
         new = OrderInfo(
@@ -282,7 +283,17 @@ class Venue:
         if new.cloid is not None:
             account.by_cloid[new.cloid] = oid
         self._drain(account, asset, engine)
+        # The exchange announces the replacement first (``open`` or ``filled`` under the new oid), then the old oid's
+        # ``canceled``, which carries the same cloid as the now live replacement.
+        self.outbox.insert(self._after_order_updates(account, mark), cancelled)
         return self._status(result.status, oid, new.cloid, result.filled, result.avg_price)
+
+    def _after_order_updates(self, account: Account, start: int) -> int:
+        """The outbox position just after the account's first ``orderUpdates`` message queued from ``start`` on."""
+        for index in range(start, len(self.outbox)):
+            if self.outbox[index][0] == ("orderUpdates", account.address):
+                return index + 1
+        return len(self.outbox)
 
     def cancel(self, account: Account, asset_index: int, ref: int | str, status: str | None = None) -> str | None:
         """Cancel an order by oid or cloid on ``asset_index``; None, or the exchange's error text."""
@@ -449,7 +460,7 @@ class Venue:
             "time": ms, "startPosition": px(record.start_position),
             "dir": direction(record.start_position, record.side, record.size), "closedPnl": usd(record.closed_pnl),
             "hash": self._hash(tid), "oid": oid, "crossed": record.crossed, "fee": usd(record.fee), "tid": tid,
-            "feeToken": "USDC",
+            "feeToken": "USDC", "twapId": None,
         }
         if self._liquidating is not None:
             fill["liquidation"] = dict(self._liquidating)

@@ -146,13 +146,15 @@ def open_order(info: OrderInfo) -> dict[str, Any]:
 
 
 def frontend_order(info: OrderInfo) -> dict[str, Any]:
-    """A ``frontendOpenOrders`` item (also ``orderStatus``'s order).
+    """A ``frontendOpenOrders`` item (also ``orderStatus``'s order), with ``cloid`` null for an order without one.
 
     A trigger order shows ``isTrigger`` while it waits, its ``orderType`` (``Stop Market``, ``Take Profit Limit``,
     ...), ``triggerPx`` and ``triggerCondition`` (``Price below 3400``, then ``Triggered``), and no ``tif`` until
     it fires.
     """
     out = open_order(info)
+    # Unlike openOrders (and orderUpdates), the frontend listing always carries ``cloid``: null without one.
+    out.setdefault("cloid", None)
     trigger = info.trigger
     waiting = trigger is not None and not info.triggered
     out.update({

@@ -299,7 +299,8 @@ class Hub:
             return
         if method == "unsubscribe":
             if key not in conn.subs:
-                self._push(conn, dumps({"channel": "error", "data": f"Not subscribed: {dumps(sub)[:200]}"}))
+                # The exchange's text; clients (e.g. @nktkas/hyperliquid) match the request by this prefix.
+                self._push(conn, dumps({"channel": "error", "data": f"Already unsubscribed: {dumps(sub)[:200]}"}))
                 return
             conn.subs.discard(key)
         else:
