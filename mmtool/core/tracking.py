@@ -54,6 +54,9 @@ Conventions adapters follow:
   flight. An ack under the modify's ``new_cloid`` is always the modify's. A plain place ack never changes the
   price or size: the exchange does not move a resting post-only order, and a late duplicate must not undo
   a modify.
+* **Replaced order ids.** An exchange may give a modified order a new ``oid`` (Hyperliquid does): the ids it had
+  before its modify's ack are replaced, and a fill of one of them that is reported after the ack was made before
+  the modify, so it adds to ``size`` as well as to ``filled`` (the ack set the size from what rests now).
 * ``filled_size`` is cumulative over the order's life; a smaller value than already known is ignored.
 
 Out-of-order and duplicate answers are harmless: the state is derived from what is known (filled amount,
@@ -119,6 +122,9 @@ class _Entry:
     pending_since_ns: int = 0
     aliases: list[str] = attrs.field(factory=list)
     oids: list[int] = attrs.field(factory=list)
+    #: Order ids a modify's ack replaced (an exchange that gives a modified order a new id): their fills were
+    #: made before the modify and do not take from the size resting now.
+    replaced_oids: set[int] = attrs.field(factory=set)
 
     @property
     def terminal(self) -> bool:
@@ -345,6 +351,8 @@ class OrderManager:
             return entry.order
         entry.acked = True
         entry.place_pending = False
+        if fill.oid in entry.replaced_oids:
+            self._grow_replaced(entry, fill.size)
         self._set_filled(entry, entry.order.filled + fill.size, ts)
         return entry.order
 
@@ -423,6 +431,7 @@ class OrderManager:
             self._touch(entry, ts_ns)
             return
         entry.modify = None
+        self._replace_oids(entry, update.oid)
         resting = update.size if update.size is not None else modify.size
         self._touch(
             entry,
@@ -435,6 +444,16 @@ class OrderManager:
         )
         if entry.order.remaining <= ZERO:
             self._finish(entry, OrderStatus.FILLED, ts_ns)
+
+    def _replace_oids(self, entry: _Entry, oid: int | None) -> None:
+        """A modify's ack names ``oid``: every other id the order had is replaced (none when it kept its id)."""
+        if oid is not None:
+            entry.replaced_oids.update(o for o in entry.oids if o != oid)
+
+    def _grow_replaced(self, entry: _Entry, size: Decimal) -> None:
+        """A fill of a replaced id, reported after the modify's ack: it was made before the modify, whose ack set
+        the size from what rests now, so it adds to the order's size as well as to its ``filled``."""
+        entry.order = _evolve(entry.order, size=entry.order.size + size)
 
     def _modify_failed(self, entry: _Entry, ts_ns: int) -> None:
         modify = entry.modify

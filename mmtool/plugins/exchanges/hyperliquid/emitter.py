@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from mmtool.core.types import Event, Fill, OrderStatus, OrderUpdate
+from mmtool.core.types import Event, Fill, Modify, OrderStatus, OrderUpdate
 
 if TYPE_CHECKING:
     from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
@@ -38,9 +38,15 @@ class Emitter:
         """Queue an event as it is (market data, connection and budget news)."""
         self._adapter._queue.put_nowait(event)
 
-    def emit(self, event: Event) -> None:
-        """Queue an event, applying an ``OrderUpdate`` to the order registry first."""
+    def emit(self, event: Event, answering: Modify | None = None) -> None:
+        """Queue an event, applying an ``OrderUpdate`` to the order registry first; an update about an oid the
+        order no longer has (see :meth:`.OrderRegistry.stale`) is dropped, unless it is the answer to the modify
+        in flight (``answering``)."""
         if isinstance(event, OrderUpdate):
+            if self._adapter.orders.stale(event, answering):
+                log.debug("Stale order update dropped", extra={"fields": {"cloid": event.cloid, "oid": event.oid,
+                                                                          "status": event.status.value}})
+                return
             self._adapter.orders.apply(event)
             self._adapter._queue.put_nowait(event)
             if self._held and event.oid is not None:
@@ -96,11 +102,12 @@ class Emitter:
         size: Decimal | None = None,
         reason: str = "",
         crossed: bool = False,
+        answering: Modify | None = None,
     ) -> None:
-        """Emit an ``OrderUpdate`` stamped now."""
+        """Emit an ``OrderUpdate`` stamped now (``answering``: the modify whose own answer this is)."""
         now = self._adapter.clock.now_ns()
         self.emit(OrderUpdate(asset, cloid, status, now, now, oid=oid, price=price, size=size, reason=reason,
-                              crossed=crossed))
+                              crossed=crossed), answering)
 
     def route(self, update: OrderUpdate) -> None:
         """Emit an order update from the exchange, unless a modify explains it (see ``LocalOrder.deferred``)."""

@@ -360,9 +360,9 @@ class Outbound:
         ok = True
         if result.kind in (OrderResultKind.RESTING, OrderResultKind.WAITING):
             emitter.update(modify.asset, key, OrderStatus.RESTING, oid=result.oid, price=modify.price,
-                           size=modify.size)
+                           size=modify.size, answering=modify)
         elif result.kind is OrderResultKind.FILLED:
-            emitter.update(modify.asset, key, OrderStatus.FILLED, oid=result.oid)
+            emitter.update(modify.asset, key, OrderStatus.FILLED, oid=result.oid, answering=modify)
         else:
             text = result.error or "rejected"
             error = hl_errors.error_from_message(text)

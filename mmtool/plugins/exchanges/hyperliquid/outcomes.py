@@ -24,6 +24,7 @@ from mmtool.plugins.exchanges.hyperliquid import messages
 
 if TYPE_CHECKING:
     from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
+    from mmtool.plugins.exchanges.hyperliquid.state import LocalOrder
 
 log = logging.getLogger("mmtool.hyperliquid")
 
@@ -124,20 +125,24 @@ class OutcomeResolver:
 
     async def _recover_modify(self, modify: Modify) -> None:
         emitter = self._adapter._emitter
+        if self._answered(modify):
+            return
         if modify.new_cloid:
             status = await self.order_status(modify.new_cloid)
+            if self._answered(modify):
+                return
             if status is not None:
                 self.emit_status(status, modify.new_cloid)
                 emitter.release_deferred(modify.new_cloid)
                 return
         status = await self.order_status(modify.cloid)
+        if self._answered(modify):
+            return
         order = status.get("order") if status else None
         if status is not None and status.get("status") == "open" and isinstance(order, Mapping):
-            # Judged by value against the order's terms before the modify, by the rule an acknowledgement follows.
             update = self._parse(status, modify.cloid)
             local = self._adapter.orders.get(modify.cloid)
-            if update is not None and local is not None and answers_modify(local.price, local.remaining, modify,
-                                                                            update):
+            if update is not None and local is not None and _took(local, modify, update):
                 self._route(update)
             else:
                 emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
@@ -150,6 +155,18 @@ class OutcomeResolver:
             emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
                            reason=f"{MODIFY_FAILED_PREFIX} the exchange does not know the order")
         emitter.release_deferred(modify.new_cloid or modify.cloid, modify.cloid)
+
+    def _answered(self, modify: Modify) -> bool:
+        """True (and the updates its order held back are let out) when the socket answered the modify meanwhile.
+
+        What a lookup finds then may be about a later modify in flight, which an answer judged against this one
+        would end.
+        """
+        local = self._adapter.orders.get(modify.cloid)
+        if local is None or local.modify is modify:
+            return False
+        self._adapter._emitter.release_deferred(modify.new_cloid or modify.cloid, modify.cloid)
+        return True
 
     async def settle(self, cloids: Sequence[str]) -> None:
         """Ask the exchange what became of orders it would not cancel or modify, and emit their end."""
@@ -176,3 +193,15 @@ class OutcomeResolver:
                 log.warning("orderStatus failed", extra={"fields": {"cloid": cloid, "error": str(exc)}})
                 continue
             yield cloid, status
+
+
+def _took(local: LocalOrder, modify: Modify, update: OrderUpdate) -> bool:
+    """Whether the order found open under the modify's cloid took the modify.
+
+    A modify that takes rests the order under a new oid, so the oid tells; the order's terms cannot (one that
+    filled in part meanwhile is at neither its old terms nor the modify's). Without an oid on either side, the
+    terms are judged by the rule an acknowledgement follows.
+    """
+    if update.oid is not None and local.oid is not None:
+        return update.oid != local.oid and update.oid not in local.retired_oids
+    return answers_modify(local.price, local.remaining, modify, update)

@@ -90,6 +90,26 @@ class OrderRegistry:
         """True for a live or recently finished cloid of ours."""
         return self.get(cloid) is not None or cloid in self._finished
 
+    def stale(self, update: OrderUpdate, answering: Modify | None = None) -> bool:
+        """True for news of an oid our live order no longer has, or is losing to a modify in flight.
+
+        A modify that takes rests the order under a new oid, so an update naming an oid the order had before
+        (a late acknowledgement of the place or of an earlier modify, its cancellation) is old news, and so is an
+        acknowledgement of the order's current oid while a modify is in flight: the modify's answer names a new
+        one. Taken as news, it would be judged the modify's answer by value, or take the order back to that oid.
+        The post response of the modify in flight (``answering``) is never old news, whatever oid it names: were
+        the exchange to keep an order's oid through a modify, the modify would otherwise never be answered.
+        """
+        order = self.get(update.cloid)
+        if order is None or update.oid is None:
+            return False
+        if answering is not None and order.modify is answering:
+            return False
+        if update.oid in order.retired_oids:
+            return True
+        return (order.modify is not None and update.oid == order.oid and update.status is OrderStatus.RESTING
+                and not update.reason)
+
     # -------------------------------------------------------------------------------------- what we sent
 
     def placed(self, place: Place, ts_ns: int) -> None:
@@ -152,6 +172,8 @@ class OrderRegistry:
             return
         order.acked = True
         order.filled += fill.size
+        if fill.oid is not None and fill.oid in order.retired_oids:
+            order.size += fill.size  # made before the modify: the size resting now is untouched
         if order.filled >= order.size:
             self._finish(order, fill.ts_local_ns)
 
