@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,6 +56,21 @@ async def adapter(
         yield a
     finally:
         await a.close()
+
+
+@contextlib.contextmanager
+def offline_adapter() -> Iterator[HyperliquidAdapter]:
+    """An adapter on ETH (asset id 1) that never connects, on its own event loop: tests feed it messages."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    a = HyperliquidAdapter(QUIET, asset="ETH", network="localhost", private_key=KEY, base_url="http://127.0.0.1:1")
+    a.asset_ids.update({"BTC": 0, "ETH": 1})
+    try:
+        yield a
+    finally:
+        a.rest.close()
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 class Collector:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hla_helpers import KEY, QUIET
+from hla_helpers import offline_adapter
 
 from mmtool.core.types import Fill, PositionSnapshot
 from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
@@ -47,14 +47,8 @@ class Timeline:
 
 @pytest.fixture
 def adapter() -> Iterator[HyperliquidAdapter]:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    a = HyperliquidAdapter(QUIET, asset="ETH", network="localhost", private_key=KEY, base_url="http://127.0.0.1:1")
-    a.asset_ids["ETH"] = 1
-    yield a
-    a.rest.close()
-    asyncio.set_event_loop(None)
-    loop.close()
+    with offline_adapter() as a:
+        yield a
 
 
 def engine_position(a: HyperliquidAdapter) -> Decimal:

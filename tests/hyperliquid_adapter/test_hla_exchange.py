@@ -40,6 +40,14 @@ from mmtool.plugins.exchanges.hyperliquid.wire import OrderResult, OrderResultKi
 ETH = "ETH"
 
 
+async def rest_bid(a: HyperliquidAdapter, got: Collector, size: str) -> Decimal:
+    """Place ``cloid(1)``, a post-only bid 100 bps under the mid, and wait for its oid; its price."""
+    bid = passive_price(a, Side.BUY)
+    await a.submit([Place(cloid(1), ETH, Side.BUY, bid, Decimal(size), Tif.ALO)])
+    await got.wait_for(lambda: any(u.oid for u in got.updates(cloid(1))))
+    return bid
+
+
 def test_every_info_request_and_connect_state() -> None:
     async def body() -> None:
         async with exchange() as ex, adapter(ex, leverage=3) as a:
@@ -163,9 +171,7 @@ def test_a_modified_order_lives_on_under_its_new_oid_and_its_fills_find_it() -> 
     async def body() -> None:
         async with exchange() as ex, adapter(ex) as a:
             got = Collector(a)
-            bid = passive_price(a, Side.BUY)
-            await a.submit([Place(cloid(1), ETH, Side.BUY, bid, Decimal("0.01"), Tif.ALO)])
-            await got.wait_for(lambda: any(u.oid for u in got.updates(cloid(1))))
+            bid = await rest_bid(a, got, "0.01")
             first_oid = got.updates(cloid(1))[-1].oid
             moved = bid + 1
             await a.submit([Modify(cloid(1), ETH, Side.BUY, moved, Decimal("0.02"))])
@@ -416,9 +422,7 @@ def test_a_modify_whose_answer_was_lost_is_judged_by_value_not_by_its_text(appli
     async def body() -> None:
         async with exchange() as ex, adapter(ex) as a:
             got = Collector(a)
-            bid = passive_price(a, Side.BUY)
-            await a.submit([Place(cloid(1), ETH, Side.BUY, bid, Decimal("0.0100"), Tif.ALO)])
-            await got.wait_for(lambda: any(u.oid for u in got.updates(cloid(1))))
+            bid = await rest_bid(a, got, "0.0100")
             modify = Modify(cloid(1), ETH, Side.BUY, bid - 1, Decimal("0.0200"))
             a.batch_action("modify", [modify])  # recorded as sent; its answer never comes back
             if applied:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import websockets
-from hla_helpers import KEY, QUIET, cloid
+from hla_helpers import cloid, offline_adapter
 
 from mmtool.core.types import Cancel, Fill, Modify, OrderStatus, OrderUpdate, Place, Side, Tif
 from mmtool.plugins.exchanges.hyperliquid import errors as hl_errors
@@ -27,13 +27,8 @@ NS = 1_000_000
 
 @pytest.fixture
 def adapter() -> Iterator[HyperliquidAdapter]:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    a = HyperliquidAdapter(QUIET, asset="ETH", network="localhost", private_key=KEY, base_url="http://127.0.0.1:1")
-    a.asset_ids.update({"BTC": 0, "ETH": 1})
-    yield a
-    asyncio.set_event_loop(None)
-    loop.close()
+    with offline_adapter() as a:
+        yield a
 
 
 def drain(a: HyperliquidAdapter) -> list[Any]:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hla_helpers import KEY, QUIET, cloid
+from hla_helpers import cloid, offline_adapter
 
 from mmtool.core.tracking import OrderManager
 from mmtool.core.types import Fill, Modify, OrderStatus, OrderUpdate, Place, Side, Tif
@@ -99,13 +99,8 @@ def recover(s: Session, modify: Modify, order_status: Callable[[str], Awaitable[
 
 @pytest.fixture
 def s() -> Iterator[Session]:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    a = HyperliquidAdapter(QUIET, asset="ETH", network="localhost", private_key=KEY, base_url="http://127.0.0.1:1")
-    a.asset_ids.update({"BTC": 0, "ETH": 1})
-    yield Session(a)
-    asyncio.set_event_loop(None)
-    loop.close()
+    with offline_adapter() as a:
+        yield Session(a)
 
 
 def test_a_late_answer_of_an_earlier_modify_is_not_taken_for_the_next_ones(s: Session) -> None:
