@@ -24,6 +24,7 @@ from mmtool.core.clock import WallClock
 from mmtool.core.components import ExchangeAdapter
 from mmtool.core.engine import NS, Engine
 from mmtool.core.gcquiet import quiet_gc
+from mmtool.core.sample import Reservoir
 from mmtool.core.types import Action, Event, RiskLevel, Timer
 
 log = logging.getLogger("mmtool.runner")
@@ -89,7 +90,9 @@ class RunResult:
     """What happened, for the summary: why it stopped, the latencies and the exchange's word at exit.
 
     ``latencies_ns`` are the engine's decision times (every event); ``order_path_ns`` the times from an event's
-    receipt to each signed batch it caused leaving, recorded only on a wall clock (``wall_clock``).
+    receipt to each signed batch it caused leaving, recorded only on a wall clock (``wall_clock``). A session with
+    more of either than the runner keeps (``keep_latencies``) holds a uniform sample of the whole session's;
+    ``order_paths_timed`` and ``order_path_max_ns`` are then still the count and the maximum of all of them.
     """
 
     stop_reason: str = ""
@@ -99,6 +102,8 @@ class RunResult:
     exchange_position: Decimal | None = None
     latencies_ns: list[int] = attrs.field(factory=list)
     order_path_ns: list[int] = attrs.field(factory=list)
+    order_paths_timed: int = 0
+    order_path_max_ns: int | None = None
     wall_clock: bool = False
     shutdown_clean: bool = False
 
@@ -127,7 +132,8 @@ class Runner:
         # Event stamps and send times are only comparable with real time; a simulated clock measures nothing.
         self.result = RunResult(wall_clock=isinstance(adapter.clock, WallClock))
         self._stop_reason: str | None = None
-        self._keep_latencies = keep_latencies
+        self._decisions = Reservoir(keep_latencies, self.result.latencies_ns)
+        self._paths = Reservoir(keep_latencies, self.result.order_path_ns)
         stamps = getattr(adapter, "sent_stamps", None)
         self._sent_stamps: Callable[[], Sequence[int]] | None = stamps if callable(stamps) else None
         wake_at = getattr(adapter, "wake_at", None)
@@ -197,8 +203,7 @@ class Runner:
         t0 = time.perf_counter_ns()
         actions = self.engine.handle(event)
         latency = time.perf_counter_ns() - t0
-        if len(self.result.latencies_ns) < self._keep_latencies:
-            self.result.latencies_ns.append(latency)
+        self._decisions.add(latency)
         if self.observers:
             self._notify("on_event", self.engine, event, actions, latency, before_send=True)
             self._watch = (event, actions, latency)
@@ -231,13 +236,14 @@ class Runner:
         clock); for any other, ``submit`` returning stands for the bytes being sent.
         """
         sent = self._sent_stamps() if self._sent_stamps is not None else (self.adapter.clock.now_ns(),)
-        kept = self.result.order_path_ns
         for stamp in sent:
             latency = stamp - cause.ts_local_ns
             if latency < 0:
                 continue  # the wall clock was stepped back between the two readings: no measurement
-            if len(kept) < self._keep_latencies:
-                kept.append(latency)
+            self._paths.add(latency)
+            self.result.order_paths_timed += 1
+            if self.result.order_path_max_ns is None or latency > self.result.order_path_max_ns:
+                self.result.order_path_max_ns = latency
             if self.observers:
                 self._notify("on_order_path", self.engine, cause, latency)
 

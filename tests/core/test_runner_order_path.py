@@ -171,6 +171,29 @@ def test_a_clock_stepped_back_and_the_bound_are_respected() -> None:
     assert result.order_path_ns == [100 * US, 100 * US]
 
 
+class SlowingAdapter(FakeAdapter):
+    """Each batch takes 1 µs longer than the one before: the session's order path times grow steadily."""
+
+    async def submit(self, actions: Sequence[Action]) -> None:
+        self.batch_ns += US
+        await super().submit(actions)
+
+
+def test_a_session_longer_than_the_bound_keeps_a_sample_of_all_of_it() -> None:
+    """Past ``keep_latencies`` figures the runner keeps a uniform sample of the whole session, not its start, so
+    the summary's percentiles describe the session."""
+    events = timers(*range(0, 400_000, 1_000))
+    adapter = SlowingAdapter(SteppedWallClock(), events, batch_ns=0)
+    recorder = Recorder()
+    result = run(FakeEngine({e.ts_local_ns for e in events}), adapter, recorder, keep=20)
+    assert len(result.order_path_ns) == 20 and len(result.latencies_ns) == 20
+    assert len(recorder.paths) == 400, "observers still see every figure"
+    assert all(1 * US <= ns <= 400 * US for ns in result.order_path_ns)
+    assert max(result.order_path_ns) > 200 * US, "the first 20 figures would all be at most 20 µs"
+    summary = latency_summary(result)
+    assert summary["order_path_count"] == 400 and summary["order_path_max_us"] == 400.0, "count and max: all"
+
+
 def test_summary_percentiles_in_microseconds() -> None:
     assert percentile_us([], 0.5) is None
     ordered = [i * US for i in range(1, 101)]
