@@ -230,3 +230,22 @@ def test_the_answer_of_the_modify_in_flight_is_taken_even_when_it_keeps_the_oid(
     assert s.om.in_flight(C)
     s.answer(m1, A)
     s.agree(C, "3499", "1", A)
+
+
+def test_a_lost_modify_that_took_and_then_filled_is_answered_before_the_order_ends(s: Session) -> None:
+    """Modify 1's answer is lost; by the time the exchange is asked, the order took it (new oid B) and filled in
+    full there. The order ends FILLED with the modify's size counted, not the size it had before the modify."""
+    s.place("3500", "1", A)
+    s.fill(A, "0.2")
+    m1 = s.modify("3499", "0.5")
+
+    async def order_status(key: str) -> dict[str, Any]:
+        order = {"coin": "ETH", "side": "B", "limitPx": "3499", "sz": "0", "oid": B, "timestamp": T,
+                 "origSz": "0.5", "cloid": key}
+        return {"order": order, "status": "filled", "statusTimestamp": T}
+
+    recover(s, m1, order_status)
+    order = s.om.get(C)
+    assert order.status is OrderStatus.FILLED and order.price == Decimal("3499"), order
+    assert (order.size, order.filled) == (Decimal("0.7"), Decimal("0.7")), "0.2 before the modify, 0.5 after"
+    assert s.om.counts["modify_rejected"] == 0 and s.a.orders.get(C) is None

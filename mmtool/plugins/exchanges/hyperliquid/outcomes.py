@@ -148,8 +148,16 @@ class OutcomeResolver:
                 emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
                                reason=f"{MODIFY_FAILED_PREFIX} outcome unknown; the order rests unchanged")
         elif status is not None:
-            emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
-                           reason=f"{MODIFY_FAILED_PREFIX} outcome unknown")
+            update = self._parse(status, modify.cloid) if isinstance(order, Mapping) else None
+            local = self._adapter.orders.get(modify.cloid)
+            if update is not None and local is not None and update.oid is not None and _took(local, modify, update):
+                # It took, then ended (filled or cancelled under its new oid): answer the modify, then end it, so
+                # that the order's record has the modify's size when it ends.
+                emitter.update(modify.asset, modify.cloid, OrderStatus.RESTING, oid=update.oid, price=modify.price,
+                               size=modify.size, answering=modify)
+            else:
+                emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
+                               reason=f"{MODIFY_FAILED_PREFIX} outcome unknown")
             self.emit_status(status, modify.cloid)
         else:
             emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
