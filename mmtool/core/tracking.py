@@ -56,7 +56,8 @@ Conventions adapters follow:
   a modify.
 * **Replaced order ids.** An exchange may give a modified order a new ``oid`` (Hyperliquid does): the ids it had
   before its modify's ack are replaced, and a fill of one of them that is reported after the ack was made before
-  the modify, so it adds to ``size`` as well as to ``filled`` (the ack set the size from what rests now).
+  the modify, so it adds to ``size`` as well as to ``filled`` (the ack set the size from what rests now). News of a
+  replaced id never makes it the order's ``oid`` again. An order remembers its last ``OIDS_KEPT`` ids only.
 * ``filled_size`` is cumulative over the order's life; a smaller value than already known is ignored.
 
 Out-of-order and duplicate answers are harmless: the state is derived from what is known (filled amount,
@@ -100,6 +101,10 @@ _COUNT_KEYS = (
 )
 
 
+#: How many exchange ids an order remembers: an exchange that gives every modify a new id gives a long-lived order
+#: thousands, while a late message names one of its last few.
+OIDS_KEPT = 64
+
 #: Order's init arguments in order: :func:`_evolve` is ``attrs.evolve`` for the one class it serves, several times
 #: cheaper (the tracker replaces an order on every answer and every action).
 _ORDER_FIELDS = tuple(a.name for a in attrs.fields(Order))
@@ -121,10 +126,13 @@ class _Entry:
     modify: Modify | None = None
     pending_since_ns: int = 0
     aliases: list[str] = attrs.field(factory=list)
+    #: The order's last :data:`OIDS_KEPT` exchange ids, oldest first.
     oids: list[int] = attrs.field(factory=list)
-    #: Order ids a modify's ack replaced (an exchange that gives a modified order a new id): their fills were
-    #: made before the modify and do not take from the size resting now.
+    #: Those a modify's ack replaced (an exchange that gives a modified order a new id): their fills were made
+    #: before the modify and do not take from the size resting now.
     replaced_oids: set[int] = attrs.field(factory=set)
+    #: Those learnt since the last ack that replaced ids: the next one replaces them all but its own.
+    fresh_oids: list[int] = attrs.field(factory=list)
 
     @property
     def terminal(self) -> bool:
@@ -382,8 +390,18 @@ class OrderManager:
         if self._oids.get(oid) != entry.key:
             self._oids[oid] = entry.key
             entry.oids.append(oid)
-        if entry.order.oid != oid:
+            entry.fresh_oids.append(oid)
+            if len(entry.oids) > OIDS_KEPT:
+                self._forget_oid(entry, entry.oids.pop(0))
+        if entry.order.oid != oid and oid not in entry.replaced_oids:
             entry.order = _evolve(entry.order, oid=oid)
+
+    def _forget_oid(self, entry: _Entry, oid: int) -> None:
+        if self._oids.get(oid) == entry.key:
+            del self._oids[oid]
+        entry.replaced_oids.discard(oid)
+        if oid in entry.fresh_oids:
+            entry.fresh_oids.remove(oid)
 
     def _touch(self, entry: _Entry, ts_ns: int, **changes: object) -> None:
         """Re-derive the live status and store the changes, never moving ``updated_ns`` backwards."""
@@ -448,7 +466,8 @@ class OrderManager:
     def _replace_oids(self, entry: _Entry, oid: int | None) -> None:
         """A modify's ack names ``oid``: every other id the order had is replaced (none when it kept its id)."""
         if oid is not None:
-            entry.replaced_oids.update(o for o in entry.oids if o != oid)
+            entry.replaced_oids.update(o for o in entry.fresh_oids if o != oid)
+            entry.fresh_oids = [oid]
 
     def _grow_replaced(self, entry: _Entry, size: Decimal) -> None:
         """A fill of a replaced id, reported after the modify's ack: it was made before the modify, whose ack set

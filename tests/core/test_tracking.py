@@ -626,3 +626,25 @@ def test_in_flight_cloids_follow_places_acks_modifies_and_cancels() -> None:
     assert om.in_flight_cloids() == set()
     om.on_cancel(Cancel(new, ASSET), 5)
     assert om.in_flight_cloids() == {new}
+
+
+# --------------------------------------------------------------------------------- a new oid per modify
+
+
+def test_an_order_modified_thousands_of_times_under_new_oids_remembers_only_its_last_ids() -> None:
+    """An exchange that gives every modify a new oid (Hyperliquid) gives a long-lived order thousands: the
+    manager keeps its last ``OIDS_KEPT``, and a late fill of one of them still counts as made before the modify."""
+    from mmtool.core.tracking import OIDS_KEPT
+
+    om = resting_manager()
+    for n in range(1, 2_001):
+        om.on_modify(Modify(C1, ASSET, Side.BUY, D(100 + n % 2), D("2")), 1)
+        om.on_update(update(OrderStatus.RESTING, oid=7 + n, price=D(100 + n % 2), size=D("2")))
+    entry = om._entries[om._index[C1]]
+    assert len(entry.oids) == OIDS_KEPT and len(om._oids) == OIDS_KEPT and len(entry.replaced_oids) < OIDS_KEPT
+    assert om.get(C1).oid == 2_007
+    om.on_fill(fill("0.5", cloid=None, oid=2_006))  # the previous oid filled just before the last modify
+    order = om.get(C1)
+    assert (order.filled, order.remaining, order.oid) == (D("0.5"), D("2"), 2_007), "the resting size is untouched"
+    om.on_fill(fill("0.5", cloid=None, oid=2_007))
+    assert om.get(C1).remaining == D("1.5") and om.anomalies == 0

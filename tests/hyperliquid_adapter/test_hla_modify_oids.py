@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from hla_helpers import cloid, offline_adapter
 
-from mmtool.core.tracking import OrderManager
+from mmtool.core.tracking import OIDS_KEPT, OrderManager
 from mmtool.core.types import Fill, Modify, OrderStatus, OrderUpdate, Place, Side, Tif
 from mmtool.plugins.exchanges.hyperliquid.adapter import HyperliquidAdapter
 from mmtool.plugins.exchanges.hyperliquid.wire import OrderResult, OrderResultKind
@@ -249,3 +249,19 @@ def test_a_lost_modify_that_took_and_then_filled_is_answered_before_the_order_en
     assert order.status is OrderStatus.FILLED and order.price == Decimal("3499"), order
     assert (order.size, order.filled) == (Decimal("0.7"), Decimal("0.7")), "0.2 before the modify, 0.5 after"
     assert s.om.counts["modify_rejected"] == 0 and s.a.orders.get(C) is None
+
+
+def test_an_order_modified_thousands_of_times_keeps_a_bounded_record_and_ignores_old_news(s: Session) -> None:
+    """Every modify gives the order a new oid: the adapter's record keeps the order's last ``OIDS_KEPT`` ids (its
+    finish no longer walks every oid of every order), and news of a recent old one is still recognised."""
+    s.place("3500", "1", A)
+    for n in range(1, 1_001):
+        m = s.modify(str(3500 - n % 2), "1")
+        s.answer(m, A + n)
+    local = s.a.orders.get(C)
+    assert len(local.oids) == OIDS_KEPT and len(s.a.orders._oids) == OIDS_KEPT
+    assert len(local.retired_oids) < OIDS_KEPT
+    s.ws("canceled", A + 999, "3500", "1")  # the previous oid's cancellation, late
+    s.agree(C, "3500", "1", A + 1_000)
+    s.fill(A + 1_000, "1", "3500")
+    assert s.a.orders.get(C) is None and s.a.orders._oids == {} and s.om.get(C).status is OrderStatus.FILLED

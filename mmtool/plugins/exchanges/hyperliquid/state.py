@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import attrs
 
-from mmtool.core.tracking import MODIFY_FAILED_PREFIX, answers_modify
+from mmtool.core.tracking import MODIFY_FAILED_PREFIX, OIDS_KEPT, answers_modify
 from mmtool.core.types import ZERO, Fill, Modify, OrderStatus, OrderUpdate, Place, Side, Tif
 
 #: Prefix of the reason of a failed cancel (the order manager's convention: RESTING with a reason).
@@ -41,6 +41,9 @@ class LocalOrder:
     cancel_pending: bool = False
     #: Order ids a modify replaced: their cancellations are not this order's.
     retired_oids: set[int] = attrs.field(factory=set)
+    #: The order's last :data:`~mmtool.core.tracking.OIDS_KEPT` exchange ids, oldest first (each modify gives a new
+    #: one: a long-lived order has thousands, while a late message names one of its last few).
+    oids: list[int] = attrs.field(factory=list)
     #: Cancellations of the pre-modify oid that arrived while the modify was in flight.
     deferred: list[OrderUpdate] = attrs.field(factory=list)
 
@@ -180,10 +183,19 @@ class OrderRegistry:
     # ---------------------------------------------------------------------------------------------- private
 
     def _set_oid(self, order: LocalOrder, oid: int) -> None:
+        if oid in order.retired_oids:
+            return  # old news never takes the order back to an oid a modify replaced
         if order.oid is not None and order.oid != oid and order.modify is not None:
             order.retired_oids.add(order.oid)
         order.oid = oid
-        self._oids[oid] = order.cloid
+        if self._oids.get(oid) != order.cloid:
+            self._oids[oid] = order.cloid
+            order.oids.append(oid)
+            if len(order.oids) > OIDS_KEPT:
+                old = order.oids.pop(0)
+                if self._oids.get(old) == order.cloid:
+                    del self._oids[old]
+                order.retired_oids.discard(old)
 
     def _modified(self, order: LocalOrder, modify: Modify, update: OrderUpdate) -> None:
         order.price = update.price if update.price is not None else modify.price
@@ -199,8 +211,8 @@ class OrderRegistry:
             self._alias[old] = new
             order.cloid = new
             self._orders[new] = order
-            for oid, key in list(self._oids.items()):
-                if key == old:
+            for oid in order.oids:
+                if self._oids.get(oid) == old:
                     self._oids[oid] = new
 
     def _end_modify(self, order: LocalOrder) -> None:
@@ -215,9 +227,10 @@ class OrderRegistry:
             del self._alias[alias]
             self._finished[alias] = ts_ns
         self._finished[order.cloid] = ts_ns
-        for oid in [o for o, key in self._oids.items() if key == order.cloid]:
-            del self._oids[oid]
-            self._finished_oids[oid] = order.cloid
+        for oid in order.oids:
+            if self._oids.get(oid) == order.cloid:
+                del self._oids[oid]
+                self._finished_oids[oid] = order.cloid
         while len(self._finished) > self._keep:
             self._finished.popitem(last=False)
         while len(self._finished_oids) > self._keep:
