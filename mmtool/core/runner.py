@@ -14,7 +14,8 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from array import array
+from collections.abc import AsyncIterator, Callable, MutableSequence, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -100,8 +101,8 @@ class RunResult:
     ended_ns: int = 0
     open_orders_at_exit: int = -1
     exchange_position: Decimal | None = None
-    latencies_ns: list[int] = attrs.field(factory=list)
-    order_path_ns: list[int] = attrs.field(factory=list)
+    latencies_ns: MutableSequence[int] = attrs.field(factory=lambda: array("q"))
+    order_path_ns: MutableSequence[int] = attrs.field(factory=lambda: array("q"))
     order_paths_timed: int = 0
     order_path_max_ns: int | None = None
     wall_clock: bool = False

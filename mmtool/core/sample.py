@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import MutableSequence
 
 
 class Reservoir:
@@ -15,12 +16,13 @@ class Reservoir:
     the start of a long session. The generator is seeded: the same stream gives the same sample.
     """
 
-    def __init__(self, size: int, values: list[int] | None = None, seed: int = 0) -> None:
+    def __init__(self, size: int, values: MutableSequence[int] | None = None, seed: int = 0) -> None:
         if size < 0:
             raise ValueError(f"size must be >= 0 (got {size})")
         self.size = size
-        #: The sample (given, so that a result object can hold the same list).
-        self.values: list[int] = values if values is not None else []
+        #: The sample (given, so that a result object can hold the same sequence: a list, or a compact
+        #: ``array("q")`` of 8 bytes a value where a list of ints takes about 36).
+        self.values: MutableSequence[int] = values if values is not None else []
         #: How many values have come, kept or not.
         self.seen = len(self.values)
         self._random = random.Random(seed)

@@ -47,3 +47,14 @@ def test_size_zero_keeps_nothing_and_a_negative_size_is_refused() -> None:
     assert sample.values == [] and sample.seen == 1
     with pytest.raises(ValueError, match="size"):
         Reservoir(-1)
+
+
+def test_a_compact_array_holds_the_sample_as_a_list_would() -> None:
+    from array import array
+
+    kept = array("q")
+    sample = Reservoir(4, kept)
+    for value in range(100):
+        sample.add(value * 1_000_000_000)
+    assert sample.values is kept and len(kept) == 4 and kept.itemsize == 8
+    assert all(0 <= v < 100 * 1_000_000_000 for v in kept)
