@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,13 +70,14 @@ def spawn_on(cpus: set[int] | None, cmd: list[str], **kwargs: Any) -> subprocess
 
 
 def start_exchange(
-    seed: int, folder: Path, cpus: set[int] | None, timeout_s: float = 30.0
+    seed: int, folder: Path, cpus: set[int] | None, timeout_s: float = 30.0, extra: Sequence[str] = ()
 ) -> tuple[subprocess.Popen[str], str]:
-    """Start ``mmtool exchange serve`` on a free loopback port; return the process and its base URL."""
+    """Start ``mmtool exchange serve`` (with the options ``extra``) on a free loopback port; return the process
+    and its base URL."""
     log = (folder / "exchange.log").open("w")
     proc = spawn_on(
         cpus,
-        [MMTOOL, "exchange", "serve", "--host", HOST, "--port", "0", "--seed", str(seed)],
+        [MMTOOL, "exchange", "serve", "--host", HOST, "--port", "0", "--seed", str(seed), *extra],
         stdout=log, stderr=subprocess.PIPE, cwd=folder,
     )
     found: list[str] = []
