@@ -97,6 +97,17 @@ def recover(s: Session, modify: Modify, order_status: Callable[[str], Awaitable[
     s.pump()
 
 
+def found(status: str, oid: int, price: str, size: str, orig: str) -> Callable[[str], Awaitable[dict[str, Any]]]:
+    """The exchange's ``orderStatus`` answer about the order (asked by any cloid): ``status`` under ``oid``."""
+
+    async def order_status(key: str) -> dict[str, Any]:
+        order = {"coin": "ETH", "side": "B", "limitPx": price, "sz": size, "oid": oid, "timestamp": T,
+                 "origSz": orig, "cloid": key}
+        return {"order": order, "status": status, "statusTimestamp": T}
+
+    return order_status
+
+
 @pytest.fixture
 def s() -> Iterator[Session]:
     with offline_adapter() as a:
@@ -188,13 +199,7 @@ def test_the_lookup_of_a_modify_the_socket_answered_meanwhile_leaves_the_next_mo
     s.ws("open", B, "3499", "1")
     s.fill(B, "0.4", "3499")
     s.modify("3498", "0.6")
-
-    async def order_status(key: str) -> dict[str, Any]:
-        order = {"coin": "ETH", "side": "B", "limitPx": "3499", "sz": "0.6", "oid": B, "timestamp": T,
-                 "origSz": "1", "cloid": key}
-        return {"order": order, "status": "open", "statusTimestamp": T}
-
-    recover(s, m1, order_status)
+    recover(s, m1, found("open", B, "3499", "0.6", "1"))
     assert s.om.in_flight(C) and s.a.orders.get(C).modify is not None, "modify 2 is still in flight"
     s.ws("canceled", B, "3499", "0.6")
     s.ws("open", D, "3498", "0.6")
@@ -208,13 +213,7 @@ def test_a_lost_modify_that_never_took_is_judged_by_the_oid_the_order_still_has(
     The modify failed, and the order must not stay in flight for ever."""
     s.place("3500", "1", A)
     m1 = s.modify("3499", "0.5")
-
-    async def order_status(key: str) -> dict[str, Any]:
-        order = {"coin": "ETH", "side": "B", "limitPx": "3500", "sz": "0.6", "oid": A, "timestamp": T,
-                 "origSz": "1", "cloid": key}
-        return {"order": order, "status": "open", "statusTimestamp": T}
-
-    recover(s, m1, order_status)
+    recover(s, m1, found("open", A, "3500", "0.6", "1"))
     assert s.om.counts["modify_rejected"] == 1, "the modify failed"
     s.fill(A, "0.4")  # the audit recovers it
     s.agree(C, "3500", "0.6", A)
@@ -238,13 +237,7 @@ def test_a_lost_modify_that_took_and_then_filled_is_answered_before_the_order_en
     s.place("3500", "1", A)
     s.fill(A, "0.2")
     m1 = s.modify("3499", "0.5")
-
-    async def order_status(key: str) -> dict[str, Any]:
-        order = {"coin": "ETH", "side": "B", "limitPx": "3499", "sz": "0", "oid": B, "timestamp": T,
-                 "origSz": "0.5", "cloid": key}
-        return {"order": order, "status": "filled", "statusTimestamp": T}
-
-    recover(s, m1, order_status)
+    recover(s, m1, found("filled", B, "3499", "0", "0.5"))
     order = s.om.get(C)
     assert order.status is OrderStatus.FILLED and order.price == Decimal("3499"), order
     assert (order.size, order.filled) == (Decimal("0.7"), Decimal("0.7")), "0.2 before the modify, 0.5 after"
