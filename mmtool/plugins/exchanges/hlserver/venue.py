@@ -271,22 +271,13 @@ class Venue:
         cancelled = (("orderUpdates", account.address), {"channel": "orderUpdates",
                                                           "data": [self.order_update(info)]})
         mark = len(self.outbox)
-        oid = self._next_oid
-        self._next_oid += 1
-        new = OrderInfo(
-            oid=oid, coin=info.coin, asset=info.asset, key=key, side=side, limit_px=price, orig_sz=size, sz=size,
-            tif=tif, reduce_only=reduce_only, timestamp=now, status="new", status_ts=now,
-        )
-        account.orders[oid] = new
         assert result.oid is not None
-        account.local_oids[(asset.index, result.oid)] = oid
-        if new.cloid is not None:
-            account.by_cloid[new.cloid] = oid
+        oid = self._register(account, asset, result.oid, key, side, price, size, tif, reduce_only)
         self._drain(account, asset, engine)
         # The exchange announces the replacement first (``open`` or ``filled`` under the new oid), then the old oid's
         # ``canceled``, which carries the same cloid as the now live replacement.
         self.outbox.insert(self._after_order_updates(account, mark), cancelled)
-        return self._status(result.status, oid, new.cloid, result.filled, result.avg_price)
+        return self._status(result.status, oid, account.orders[oid].cloid, result.filled, result.avg_price)
 
     def _after_order_updates(self, account: Account, start: int) -> int:
         """The outbox position just after the account's first ``orderUpdates`` message queued from ``start`` on."""
