@@ -117,16 +117,15 @@ class Emitter:
                 return  # not one of ours
             self.emit(update)
             return
-        if update.status is OrderStatus.CANCELLED and update.oid is not None:
-            if update.oid in order.retired_oids:
-                return
-            if order.modify is not None and update.oid == order.oid:
-                order.deferred.append(update)
-                return
-        self.emit(update)
+        if (update.status is OrderStatus.CANCELLED and update.oid is not None and order.modify is not None
+                and update.oid == order.oid):
+            order.deferred.append(update)
+            return
+        self.emit(update)  # news of an oid a modify replaced is dropped there
 
     def release_deferred(self, *cloids: str) -> None:
-        """Emit the updates held back for an order once its modify is answered (except those of retired oids).
+        """Emit the updates held back for an order once its modify is answered (those of the oid it replaced are
+        dropped as stale by :meth:`emit`).
 
         The order is the first of ``cloids`` known: a modify's new cloid when it took, its own when it failed.
         """
@@ -135,8 +134,7 @@ class Emitter:
             return
         deferred, order.deferred = order.deferred, []
         for update in deferred:
-            if update.oid not in order.retired_oids:
-                self.emit(update)
+            self.emit(update)
 
     def malformed(self, where: str, exc: Exception) -> None:
         """Log and count a message that was not the documented shape (it is skipped)."""
