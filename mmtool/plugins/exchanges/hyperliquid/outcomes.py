@@ -138,30 +138,29 @@ class OutcomeResolver:
         status = await self.order_status(modify.cloid)
         if self._answered(modify):
             return
-        order = status.get("order") if status else None
-        if status is not None and status.get("status") == "open" and isinstance(order, Mapping):
-            update = self._parse(status, modify.cloid)
-            local = self._adapter.orders.get(modify.cloid)
-            if update is not None and local is not None and _took(local, modify, update):
-                self._route(update)
-            else:
-                emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
-                               reason=f"{MODIFY_FAILED_PREFIX} outcome unknown; the order rests unchanged")
-        elif status is not None:
-            update = self._parse(status, modify.cloid) if isinstance(order, Mapping) else None
-            local = self._adapter.orders.get(modify.cloid)
-            if update is not None and local is not None and update.oid is not None and _took(local, modify, update):
-                # It took, then ended (filled or cancelled under its new oid): answer the modify, then end it, so
-                # that the order's record has the modify's size when it ends.
-                emitter.update(modify.asset, modify.cloid, OrderStatus.RESTING, oid=update.oid, price=modify.price,
-                               size=modify.size, answering=modify)
-            else:
-                emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
-                               reason=f"{MODIFY_FAILED_PREFIX} outcome unknown")
-            self.emit_status(status, modify.cloid)
-        else:
+        if status is None:
             emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
                            reason=f"{MODIFY_FAILED_PREFIX} the exchange does not know the order")
+        else:
+            update = self._parse(status, modify.cloid) if isinstance(status.get("order"), Mapping) else None
+            local = self._adapter.orders.get(modify.cloid)
+            took = update is not None and local is not None and _took(local, modify, update)
+            if status.get("status") == "open":
+                if took and update is not None:
+                    self._route(update)
+                else:
+                    emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
+                                   reason=f"{MODIFY_FAILED_PREFIX} outcome unknown; the order rests unchanged")
+            else:
+                if took and update is not None and update.oid is not None:
+                    # It took, then ended (filled or cancelled under its new oid): answer the modify, then end
+                    # it, so that the order's record has the modify's size when it ends.
+                    emitter.update(modify.asset, modify.cloid, OrderStatus.RESTING, oid=update.oid,
+                                   price=modify.price, size=modify.size, answering=modify)
+                else:
+                    emitter.update(modify.asset, modify.cloid, OrderStatus.REJECTED,
+                                   reason=f"{MODIFY_FAILED_PREFIX} outcome unknown")
+                self.emit_status(status, modify.cloid)
         emitter.release_deferred(modify.new_cloid or modify.cloid, modify.cloid)
 
     def _answered(self, modify: Modify) -> bool:
