@@ -78,13 +78,7 @@ def run(messages: int, seed: int) -> dict[str, tuple[list[int], list[int]]]:
                 items = [a for a in actions if isinstance(a, cls)]
                 if not items:
                     continue
-                for a in items:  # recorded as sent, untimed, so that both passes below are pure
-                    if isinstance(a, Place):
-                        adapter.orders.placed(a, ts)
-                    elif isinstance(a, Modify):
-                        adapter.orders.modify_sent(a, ts)
-                    else:
-                        adapter.orders.cancel_sent(a.cloid, ts)
+                adapter._outbound.record_sent(kind, items)  # untimed, so that both passes below are pure
                 nonce, expires = adapter.nonces.next(), adapter.expiry_ms(kind)
                 cold = send_steps(adapter, kind, items, nonce, expires, i)
                 warm = send_steps(adapter, kind, items, nonce, expires, i)

@@ -134,6 +134,11 @@ class Outbound:
 
     def batch_action(self, kind: str, items: Sequence[Action]) -> dict[str, Any]:
         """The unsigned action for a batch of one kind (``order``, ``modify``, ``cancel``), recorded as sent."""
+        self.record_sent(kind, items)
+        return self.wire_action(kind, items)
+
+    def record_sent(self, kind: str, items: Sequence[Action]) -> None:
+        """Enter a batch of one kind in the order registry as sent now."""
         adapter = self._adapter
         now = adapter.clock.now_ns()
         registry = adapter.orders
@@ -148,7 +153,6 @@ class Outbound:
         else:
             for c in items:
                 registry.cancel_sent(c.cloid, now)
-        return self.wire_action(kind, items)
 
     def wire_action(self, kind: str, items: Sequence[Action]) -> dict[str, Any]:
         """The unsigned action for a batch of one kind, built from the items alone (nothing is recorded)."""
